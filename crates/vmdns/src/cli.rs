@@ -1,0 +1,3 @@
+//! The command line.
+use std::process::ExitCode;
+pub fn main() -> ExitCode { ExitCode::SUCCESS }

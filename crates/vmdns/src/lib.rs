@@ -1,0 +1,6 @@
+//! vmdns, the application.
+//!
+//! # Layout
+//! - [`cli`]: the command line (`serve`, `ptr-name`, `rdns-zone`, `records`, ...).
+
+pub mod cli;
