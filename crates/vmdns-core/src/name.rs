@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn parse_rejects_with_the_label_named() {
         let long_label = "a".repeat(64);
-        let long_name = format!("{}.com", ["a".repeat(60); 5].join("."));
+        let long_name = format!("{}.com", vec!["a".repeat(60); 5].join("."));
         let cases: Vec<(String, &str)> = vec![
             ("".into(), "name is empty"),
             (".".into(), "name is empty"),

@@ -200,7 +200,8 @@ fn apply_policy(action: Action, policy: Policy) -> Action {
     let Action::Apply { change } = action else { return action };
     let allowed = match (&change, policy) {
         (_, Policy::Sync) | (Change::Create(_), _) => true,
-        (Change::Replace { from, to }, Policy::UpsertOnly) => from.records.is_subset(&to.records) || !to.records.is_empty() && !is_pure_removal(from, to),
+        // Upsert-only may swap contents, but not only drop some.
+        (Change::Replace { from, to }, Policy::UpsertOnly) => !is_pure_removal(from, to),
         (Change::Replace { .. } | Change::Delete(_), Policy::CreateOnly) | (Change::Delete(_), Policy::UpsertOnly) => false,
     };
     if allowed {
@@ -212,7 +213,7 @@ fn apply_policy(action: Action, policy: Policy) -> Action {
 
 /// A replace that only drops contents (the not-desired case keeping others' records).
 fn is_pure_removal(from: &RrSet, to: &RrSet) -> bool {
-    to.records.is_subset(&from.records) && to.ttl == from.ttl
+    to.records.len() < from.records.len() && to.records.is_subset(&from.records)
 }
 
 #[cfg(test)]
@@ -260,7 +261,8 @@ mod tests {
 
     #[test]
     fn case_table() {
-        let cases: Vec<(&str, Vec<RrSet>, Vec<RrSet>, Owned, Policy, Vec<&str>)> = vec![
+        type Case = (&'static str, Vec<RrSet>, Vec<RrSet>, Owned, Policy, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
             ("create when absent", vec![a(&["192.0.2.1"])], vec![], Owned::new(), Policy::Sync, vec![
                 "create vm1.example.com A 300 192.0.2.1",
             ]),
@@ -331,6 +333,14 @@ mod tests {
                 owned_mine(&[&ptr(&["vm1.example.com"])]),
                 Policy::UpsertOnly,
                 vec!["suppressed(UpsertOnly) delete 10.2.0.192.in-addr.arpa PTR 300 vm1.example.com"],
+            ),
+            (
+                "upsert-only does not drop our contents from a shared RRset",
+                vec![],
+                vec![a(&["192.0.2.1", "192.0.2.9"])],
+                owned_mine(&[&a(&["192.0.2.1"])]),
+                Policy::UpsertOnly,
+                vec!["suppressed(UpsertOnly) replace vm1.example.com A 300 192.0.2.9"],
             ),
             (
                 "upsert-only replaces",

@@ -1,3 +1,0 @@
-//! The command line.
-use std::process::ExitCode;
-pub fn main() -> ExitCode { ExitCode::SUCCESS }
