@@ -250,7 +250,10 @@ mod tests {
             ("example.com.", "example.com"),
             ("EXAMPLE.Com.", "example.com"),
             ("  vm-1.example.com  ", "vm-1.example.com"),
-            ("5551-1776530141.puqcloud.com", "5551-1776530141.puqcloud.com"),
+            (
+                "5551-1776530141.puqcloud.com",
+                "5551-1776530141.puqcloud.com",
+            ),
             ("_dmarc.example.com", "_dmarc.example.com"),
             ("bücher.example", "xn--bcher-kva.example"),
             ("ДОМЕН.рф", "xn--d1acufc.xn--p1ai"),
@@ -278,13 +281,19 @@ mod tests {
             ("exa mple.com".into(), "label \"exa mple\" contains ' '"),
             ("<script>.com".into(), "contains '<'"),
             ("a/b.example.com".into(), "contains '/'"),
-            ("-vm.example.com".into(), "label \"-vm\" must not start or end with a hyphen"),
+            (
+                "-vm.example.com".into(),
+                "label \"-vm\" must not start or end with a hyphen",
+            ),
             ("vm-.example.com".into(), "must not start or end"),
             ("a*b.com".into(), "contains '*'"),
         ];
         for (input, want) in cases {
             let err = DnsName::parse(&input).expect_err(&input).to_string();
-            assert!(err.contains(want), "input {input:?}: got {err:?}, want {want:?}");
+            assert!(
+                err.contains(want),
+                "input {input:?}: got {err:?}, want {want:?}"
+            );
         }
     }
 
@@ -316,10 +325,18 @@ mod tests {
             assert_eq!(vm.is_within(&n(zone)), want, "zone {zone}");
         }
         let ptr = n("10.1.168.192.in-addr.arpa");
-        for zone in ["1.168.192.in-addr.arpa", "168.192.in-addr.arpa", "192.in-addr.arpa"] {
+        for zone in [
+            "1.168.192.in-addr.arpa",
+            "168.192.in-addr.arpa",
+            "192.in-addr.arpa",
+        ] {
             assert!(ptr.is_within(&n(zone)), "{zone}");
         }
-        for zone in ["11.168.192.in-addr.arpa", "0.1.168.192.in-addr.arpa", "92.in-addr.arpa"] {
+        for zone in [
+            "11.168.192.in-addr.arpa",
+            "0.1.168.192.in-addr.arpa",
+            "92.in-addr.arpa",
+        ] {
             assert!(!ptr.is_within(&n(zone)), "{zone}");
         }
     }
@@ -328,23 +345,49 @@ mod tests {
     fn relative_names_both_ways() {
         let zone = n("example.com");
         assert_eq!(n("example.com").relative_to(&zone).as_deref(), Some("@"));
-        assert_eq!(n("vm1.example.com").relative_to(&zone).as_deref(), Some("vm1"));
-        assert_eq!(n("a.b.example.com").relative_to(&zone).as_deref(), Some("a.b"));
+        assert_eq!(
+            n("vm1.example.com").relative_to(&zone).as_deref(),
+            Some("vm1")
+        );
+        assert_eq!(
+            n("a.b.example.com").relative_to(&zone).as_deref(),
+            Some("a.b")
+        );
         assert_eq!(n("vm1.example.org").relative_to(&zone), None);
         assert_eq!(DnsName::from_relative("@", &zone), Ok(zone.clone()));
-        assert_eq!(DnsName::from_relative("vm1", &zone), Ok(n("vm1.example.com")));
-        assert_eq!(DnsName::from_relative("other.org.", &zone), Ok(n("other.org")));
+        assert_eq!(
+            DnsName::from_relative("vm1", &zone),
+            Ok(n("vm1.example.com"))
+        );
+        assert_eq!(
+            DnsName::from_relative("other.org.", &zone),
+            Ok(n("other.org"))
+        );
         let rev = n("130.168.192.in-addr.arpa");
-        assert_eq!(n("10.130.168.192.in-addr.arpa").relative_to(&rev).as_deref(), Some("10"));
+        assert_eq!(
+            n("10.130.168.192.in-addr.arpa")
+                .relative_to(&rev)
+                .as_deref(),
+            Some("10")
+        );
     }
 
     #[test]
     fn zone_kind_from_name() {
         assert_eq!(n("example.com").zone_kind(), ZoneKind::Forward);
         assert_eq!(n("arpa").zone_kind(), ZoneKind::Forward);
-        assert_eq!(n("130.168.192.in-addr.arpa").zone_kind(), ZoneKind::ReverseV4);
-        assert_eq!(n("0/25.2.0.192.in-addr.arpa").zone_kind(), ZoneKind::ReverseV4);
-        assert_eq!(n("8.b.d.0.1.0.0.2.ip6.arpa").zone_kind(), ZoneKind::ReverseV6);
+        assert_eq!(
+            n("130.168.192.in-addr.arpa").zone_kind(),
+            ZoneKind::ReverseV4
+        );
+        assert_eq!(
+            n("0/25.2.0.192.in-addr.arpa").zone_kind(),
+            ZoneKind::ReverseV4
+        );
+        assert_eq!(
+            n("8.b.d.0.1.0.0.2.ip6.arpa").zone_kind(),
+            ZoneKind::ReverseV6
+        );
         assert_eq!(n("fake-in-addr.arpa").zone_kind(), ZoneKind::Forward);
     }
 

@@ -58,7 +58,8 @@ impl Owned {
     }
 
     fn owned_by_anyone(&self, key: &RrKey, content: &str) -> bool {
-        self.mine.get(key).is_some_and(|s| s.contains(content)) || self.others.get(key).is_some_and(|s| s.contains(content))
+        self.mine.get(key).is_some_and(|s| s.contains(content))
+            || self.others.get(key).is_some_and(|s| s.contains(content))
     }
 }
 
@@ -111,7 +112,10 @@ impl Plan {
 
     /// Whether anything would be written.
     pub fn is_noop(&self) -> bool {
-        !self.items.iter().any(|i| matches!(i.action, Action::Apply { .. }))
+        !self
+            .items
+            .iter()
+            .any(|i| matches!(i.action, Action::Apply { .. }))
     }
 
     /// Contents the plan deletes (whole RRsets deleted, or contents dropped from a replaced RRset).
@@ -119,8 +123,12 @@ impl Plan {
         self.items
             .iter()
             .map(|i| match &i.action {
-                Action::Apply { change: Change::Delete(r) } => r.records.len(),
-                Action::Apply { change: Change::Replace { from, to } } => from.records.difference(&to.records).count(),
+                Action::Apply {
+                    change: Change::Delete(r),
+                } => r.records.len(),
+                Action::Apply {
+                    change: Change::Replace { from, to },
+                } => from.records.difference(&to.records).count(),
                 _ => 0,
             })
             .sum()
@@ -143,7 +151,9 @@ pub fn plan(desired: &[RrSet], current: &[RrSet], owned: &Owned, policy: Policy)
             (Some(d), None) => Some(Action::Apply {
                 change: Change::Create(d.clone()),
             }),
-            (Some(d), Some(c)) if c.records == d.records && c.ttl == d.ttl => Some(Action::Unchanged { rrset: c.clone() }),
+            (Some(d), Some(c)) if c.records == d.records && c.ttl == d.ttl => {
+                Some(Action::Unchanged { rrset: c.clone() })
+            }
             (Some(d), Some(c)) => {
                 let foreign: BTreeSet<String> = c
                     .records
@@ -169,8 +179,12 @@ pub fn plan(desired: &[RrSet], current: &[RrSet], owned: &Owned, policy: Policy)
             (None, None) => None,
             (None, Some(c)) => {
                 let mine = owned.mine(key);
-                let remaining: BTreeSet<String> =
-                    c.records.iter().filter(|x| !mine.is_some_and(|m| m.contains(*x))).cloned().collect();
+                let remaining: BTreeSet<String> = c
+                    .records
+                    .iter()
+                    .filter(|x| !mine.is_some_and(|m| m.contains(*x)))
+                    .cloned()
+                    .collect();
                 if remaining.len() == c.records.len() {
                     Some(Action::LeftAlone { current: c.clone() })
                 } else if remaining.is_empty() {
@@ -181,7 +195,10 @@ pub fn plan(desired: &[RrSet], current: &[RrSet], owned: &Owned, policy: Policy)
                     let mut to = c.clone();
                     to.records = remaining;
                     Some(Action::Apply {
-                        change: Change::Replace { from: c.clone(), to },
+                        change: Change::Replace {
+                            from: c.clone(),
+                            to,
+                        },
                     })
                 }
             }
@@ -197,12 +214,15 @@ pub fn plan(desired: &[RrSet], current: &[RrSet], owned: &Owned, policy: Policy)
 }
 
 fn apply_policy(action: Action, policy: Policy) -> Action {
-    let Action::Apply { change } = action else { return action };
+    let Action::Apply { change } = action else {
+        return action;
+    };
     let allowed = match (&change, policy) {
         (_, Policy::Sync) | (Change::Create(_), _) => true,
         // Upsert-only may swap contents, but not only drop some.
         (Change::Replace { from, to }, Policy::UpsertOnly) => !is_pure_removal(from, to),
-        (Change::Replace { .. } | Change::Delete(_), Policy::CreateOnly) | (Change::Delete(_), Policy::UpsertOnly) => false,
+        (Change::Replace { .. } | Change::Delete(_), Policy::CreateOnly)
+        | (Change::Delete(_), Policy::UpsertOnly) => false,
     };
     if allowed {
         Action::Apply { change }
@@ -223,7 +243,12 @@ mod tests {
     use crate::rrset::RecordType;
 
     fn rr(name: &str, t: RecordType, ttl: u32, contents: &[&str]) -> RrSet {
-        RrSet::new(DnsName::parse(name).expect("name"), t, ttl, contents.iter().copied())
+        RrSet::new(
+            DnsName::parse(name).expect("name"),
+            t,
+            ttl,
+            contents.iter().copied(),
+        )
     }
 
     fn a(contents: &[&str]) -> RrSet {
@@ -250,8 +275,13 @@ mod tests {
             .map(|i| match &i.action {
                 Action::Apply { change } => format!("{change}"),
                 Action::Unchanged { rrset } => format!("unchanged {rrset}"),
-                Action::Conflict { current, foreign, .. } => {
-                    format!("conflict {current} foreign={}", foreign.iter().cloned().collect::<Vec<_>>().join(","))
+                Action::Conflict {
+                    current, foreign, ..
+                } => {
+                    format!(
+                        "conflict {current} foreign={}",
+                        foreign.iter().cloned().collect::<Vec<_>>().join(",")
+                    )
                 }
                 Action::LeftAlone { current } => format!("left-alone {current}"),
                 Action::Suppressed { change, policy } => format!("suppressed({policy:?}) {change}"),
@@ -261,14 +291,31 @@ mod tests {
 
     #[test]
     fn case_table() {
-        type Case = (&'static str, Vec<RrSet>, Vec<RrSet>, Owned, Policy, Vec<&'static str>);
+        type Case = (
+            &'static str,
+            Vec<RrSet>,
+            Vec<RrSet>,
+            Owned,
+            Policy,
+            Vec<&'static str>,
+        );
         let cases: Vec<Case> = vec![
-            ("create when absent", vec![a(&["192.0.2.1"])], vec![], Owned::new(), Policy::Sync, vec![
-                "create vm1.example.com A 300 192.0.2.1",
-            ]),
-            ("unchanged when equal", vec![a(&["192.0.2.1"])], vec![a(&["192.0.2.1"])], Owned::new(), Policy::Sync, vec![
-                "unchanged vm1.example.com A 300 192.0.2.1",
-            ]),
+            (
+                "create when absent",
+                vec![a(&["192.0.2.1"])],
+                vec![],
+                Owned::new(),
+                Policy::Sync,
+                vec!["create vm1.example.com A 300 192.0.2.1"],
+            ),
+            (
+                "unchanged when equal",
+                vec![a(&["192.0.2.1"])],
+                vec![a(&["192.0.2.1"])],
+                Owned::new(),
+                Policy::Sync,
+                vec!["unchanged vm1.example.com A 300 192.0.2.1"],
+            ),
             (
                 "adopt an identical unowned RRset with another TTL",
                 vec![a(&["192.0.2.1"])],
@@ -317,7 +364,14 @@ mod tests {
                 Policy::Sync,
                 vec!["replace vm1.example.com A 300 192.0.2.9"],
             ),
-            ("owned but already gone: nothing", vec![], vec![], owned_mine(&[&a(&["192.0.2.1"])]), Policy::Sync, vec![]),
+            (
+                "owned but already gone: nothing",
+                vec![],
+                vec![],
+                owned_mine(&[&a(&["192.0.2.1"])]),
+                Policy::Sync,
+                vec![],
+            ),
             (
                 "unrelated current RRsets are ignored",
                 vec![],
@@ -332,7 +386,9 @@ mod tests {
                 vec![ptr(&["vm1.example.com"])],
                 owned_mine(&[&ptr(&["vm1.example.com"])]),
                 Policy::UpsertOnly,
-                vec!["suppressed(UpsertOnly) delete 10.2.0.192.in-addr.arpa PTR 300 vm1.example.com"],
+                vec![
+                    "suppressed(UpsertOnly) delete 10.2.0.192.in-addr.arpa PTR 300 vm1.example.com",
+                ],
             ),
             (
                 "upsert-only does not drop our contents from a shared RRset",
@@ -373,14 +429,25 @@ mod tests {
         // Address reassigned from service A to service B: B's deploy may take the PTR over...
         let mut owned = Owned::new();
         owned.add_other(ptr(&[]).key(), "a.example.com");
-        let p = plan(&[ptr(&["b.example.com"])], &[ptr(&["a.example.com"])], &owned, Policy::Sync);
-        assert_eq!(summary(&p), ["replace 10.2.0.192.in-addr.arpa PTR 300 b.example.com"]);
+        let p = plan(
+            &[ptr(&["b.example.com"])],
+            &[ptr(&["a.example.com"])],
+            &owned,
+            Policy::Sync,
+        );
+        assert_eq!(
+            summary(&p),
+            ["replace 10.2.0.192.in-addr.arpa PTR 300 b.example.com"]
+        );
         // ...and A's later cleanup leaves B's PTR alone.
         let mut owned_a = Owned::new();
         owned_a.add_mine(ptr(&[]).key(), "a.example.com");
         owned_a.add_other(ptr(&[]).key(), "b.example.com");
         let p = plan(&[], &[ptr(&["b.example.com"])], &owned_a, Policy::Sync);
-        assert_eq!(summary(&p), ["left-alone 10.2.0.192.in-addr.arpa PTR 300 b.example.com"]);
+        assert_eq!(
+            summary(&p),
+            ["left-alone 10.2.0.192.in-addr.arpa PTR 300 b.example.com"]
+        );
         assert!(p.is_noop());
     }
 
@@ -394,7 +461,12 @@ mod tests {
         assert_eq!(p1, p2);
         assert_eq!(p1.changes().len(), 2);
         assert_eq!(p1.deleted_contents(), 0);
-        let del = plan(&[], &[a(&["192.0.2.1", "192.0.2.2"])], &owned_mine(&[&a(&["192.0.2.1", "192.0.2.2"])]), Policy::Sync);
+        let del = plan(
+            &[],
+            &[a(&["192.0.2.1", "192.0.2.2"])],
+            &owned_mine(&[&a(&["192.0.2.1", "192.0.2.2"])]),
+            Policy::Sync,
+        );
         assert_eq!(del.deleted_contents(), 2);
     }
 }

@@ -95,7 +95,11 @@ fn classless(net: Ipv4Net) -> ReverseZoneHint {
             target: DnsName::from_valid(format!("{}.{zone}", ip.octets()[3])),
         })
         .collect();
-    ReverseZoneHint::Classless { zone, parent, cnames }
+    ReverseZoneHint::Classless {
+        zone,
+        parent,
+        cnames,
+    }
 }
 
 trait HostsAll {
@@ -117,7 +121,11 @@ impl ReverseZoneHint {
     pub fn first_line(&self) -> String {
         match self {
             Self::Exact { zone } => zone.to_string(),
-            Self::Spans { count, zone_prefix_len, .. } => {
+            Self::Spans {
+                count,
+                zone_prefix_len,
+                ..
+            } => {
                 format!("spans {count} reverse zones: one per /{zone_prefix_len}")
             }
             Self::Classless { zone, parent, .. } => format!(
@@ -138,9 +146,17 @@ impl ReverseZoneHint {
                     out.push(format!("… and {} more", count - listed));
                 }
             }
-            Self::Classless { zone, parent, cnames } => {
+            Self::Classless {
+                zone,
+                parent,
+                cnames,
+            } => {
                 out.push(format!("in {parent}: {zone} NS <your name servers>"));
-                out.extend(cnames.iter().map(|c| format!("in {parent}: {} CNAME {}", c.name, c.target)));
+                out.extend(
+                    cnames
+                        .iter()
+                        .map(|c| format!("in {parent}: {} CNAME {}", c.name, c.target)),
+                );
             }
         }
         out
@@ -154,7 +170,10 @@ impl ReverseZoneHint {
                 let first = zones.first().map(ToString::to_string).unwrap_or_default();
                 let last = zones.last().map(ToString::to_string).unwrap_or_default();
                 if *count as usize > zones.len() {
-                    format!("spans {count} reverse zones: {first} … (first {} listed)", zones.len())
+                    format!(
+                        "spans {count} reverse zones: {first} … (first {} listed)",
+                        zones.len()
+                    )
                 } else {
                     format!("spans {count} reverse zones: {first} … {last}")
                 }
@@ -187,7 +206,10 @@ mod tests {
     #[test]
     fn seed_examples() {
         // The two pools of the seed's screenshot.
-        assert_eq!(hint("192.168.130.2/24").first_line(), "130.168.192.in-addr.arpa");
+        assert_eq!(
+            hint("192.168.130.2/24").first_line(),
+            "130.168.192.in-addr.arpa"
+        );
         assert_eq!(
             hint("2001:db8::2/120").first_line(),
             "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
@@ -209,7 +231,13 @@ mod tests {
             ("::ffff:192.0.2.9/120", "2.0.192.in-addr.arpa"),
         ];
         for (net, want) in cases {
-            assert_eq!(hint(net), ReverseZoneHint::Exact { zone: DnsName::parse(want).expect("name") }, "{net}");
+            assert_eq!(
+                hint(net),
+                ReverseZoneHint::Exact {
+                    zone: DnsName::parse(want).expect("name")
+                },
+                "{net}"
+            );
         }
     }
 
@@ -228,15 +256,30 @@ mod tests {
             ]
         );
         let h6 = hint("2001:db8:0:4::/62");
-        assert!(matches!(h6, ReverseZoneHint::Spans { count: 4, zone_prefix_len: 64, .. }));
-        assert_eq!(h6.zones()[0].as_str(), "4.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
-        assert_eq!(h6.zones()[3].as_str(), "7.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+        assert!(matches!(
+            h6,
+            ReverseZoneHint::Spans {
+                count: 4,
+                zone_prefix_len: 64,
+                ..
+            }
+        ));
+        assert_eq!(
+            h6.zones()[0].as_str(),
+            "4.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+        );
+        assert_eq!(
+            h6.zones()[3].as_str(),
+            "7.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+        );
     }
 
     #[test]
     fn long_span_lists_are_capped() {
         let h = hint("10.0.0.0/9");
-        let ReverseZoneHint::Spans { count, zones, .. } = &h else { panic!("{h:?}") };
+        let ReverseZoneHint::Spans { count, zones, .. } = &h else {
+            panic!("{h:?}")
+        };
         assert_eq!(*count, 128);
         assert_eq!(zones.len(), MAX_LISTED_ZONES);
         assert_eq!(h.lines().last().map(String::as_str), Some("… and 112 more"));
@@ -245,15 +288,30 @@ mod tests {
     #[test]
     fn classless_gives_rfc2317_details() {
         let h = hint("192.168.130.20/28");
-        let ReverseZoneHint::Classless { zone, parent, cnames } = &h else { panic!("{h:?}") };
+        let ReverseZoneHint::Classless {
+            zone,
+            parent,
+            cnames,
+        } = &h
+        else {
+            panic!("{h:?}")
+        };
         assert_eq!(zone.as_str(), "16/28.130.168.192.in-addr.arpa");
         assert_eq!(parent.as_str(), "130.168.192.in-addr.arpa");
         assert_eq!(cnames.len(), 16);
         assert_eq!(cnames[0].name.as_str(), "16.130.168.192.in-addr.arpa");
-        assert_eq!(cnames[0].target.as_str(), "16.16/28.130.168.192.in-addr.arpa");
+        assert_eq!(
+            cnames[0].target.as_str(),
+            "16.16/28.130.168.192.in-addr.arpa"
+        );
         assert!(h.first_line().starts_with("classless delegation required"));
-        assert_eq!(hint("192.0.2.130/25").zones()[0].as_str(), "128/25.2.0.192.in-addr.arpa");
-        let ReverseZoneHint::Classless { cnames, .. } = hint("192.0.2.1/31") else { panic!() };
+        assert_eq!(
+            hint("192.0.2.130/25").zones()[0].as_str(),
+            "128/25.2.0.192.in-addr.arpa"
+        );
+        let ReverseZoneHint::Classless { cnames, .. } = hint("192.0.2.1/31") else {
+            panic!()
+        };
         assert_eq!(cnames.len(), 2);
     }
 

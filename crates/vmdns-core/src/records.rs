@@ -42,7 +42,10 @@ impl VmSpec {
     pub fn fqdn(&self) -> Result<DnsName, RecordError> {
         DnsName::parse(self.name.trim())
             .and_then(|n| DnsName::parse(&format!("{n}.{}", self.domain)))
-            .map_err(|source| RecordError { field: "name", source })
+            .map_err(|source| RecordError {
+                field: "name",
+                source,
+            })
     }
 
     /// Addresses in canonical form (IPv4-mapped IPv6 as IPv4), first occurrence of each kept.
@@ -71,14 +74,27 @@ pub fn desired_rrsets(vm: &VmSpec) -> Result<Vec<RrSet>, RecordError> {
     let addresses = vm.addresses();
     let mut out = forward_rrsets(vm, &fqdn, &addresses);
     for a in &addresses {
-        out.push(RrSet::new(ptr_name(a.ip), RecordType::Ptr, vm.ttl, [vm.ptr_target(a, &fqdn).as_str()]));
+        out.push(RrSet::new(
+            ptr_name(a.ip),
+            RecordType::Ptr,
+            vm.ttl,
+            [vm.ptr_target(a, &fqdn).as_str()],
+        ));
     }
     Ok(out)
 }
 
 fn forward_rrsets(vm: &VmSpec, fqdn: &DnsName, addresses: &[AddressSpec]) -> Vec<RrSet> {
-    let v4: Vec<String> = addresses.iter().filter(|a| a.ip.is_ipv4()).map(|a| a.ip.to_string()).collect();
-    let v6: Vec<String> = addresses.iter().filter(|a| a.ip.is_ipv6()).map(|a| a.ip.to_string()).collect();
+    let v4: Vec<String> = addresses
+        .iter()
+        .filter(|a| a.ip.is_ipv4())
+        .map(|a| a.ip.to_string())
+        .collect();
+    let v6: Vec<String> = addresses
+        .iter()
+        .filter(|a| a.ip.is_ipv6())
+        .map(|a| a.ip.to_string())
+        .collect();
     let mut out = Vec::new();
     if !v4.is_empty() {
         out.push(RrSet::new(fqdn.clone(), RecordType::A, vm.ttl, v4));
@@ -107,14 +123,22 @@ pub fn assign_to_zones(vm: &VmSpec, zones: &[DnsName]) -> Result<Vec<Vec<RrSet>>
     }
     for a in &addresses {
         let owners: Vec<Option<DnsName>> = zones.iter().map(|z| owner_in_zone(a.ip, z)).collect();
-        let classless_covers = zones.iter().zip(&owners).any(|(z, o)| o.is_some() && is_classless_zone(z));
+        let classless_covers = zones
+            .iter()
+            .zip(&owners)
+            .any(|(z, o)| o.is_some() && is_classless_zone(z));
         let target = vm.ptr_target(a, &fqdn);
         for (i, (zone, owner)) in zones.iter().zip(owners).enumerate() {
             let Some(owner) = owner else { continue };
             if classless_covers && !is_classless_zone(zone) {
                 continue;
             }
-            out[i].push(RrSet::new(owner, RecordType::Ptr, vm.ttl, [target.as_str()]));
+            out[i].push(RrSet::new(
+                owner,
+                RecordType::Ptr,
+                vm.ttl,
+                [target.as_str()],
+            ));
         }
     }
     for rrsets in &mut out {
@@ -170,12 +194,19 @@ mod tests {
 
     #[test]
     fn seed_fqdn() {
-        assert_eq!(vm(&[]).fqdn().expect("fqdn").as_str(), "5551-1776530141.puqcloud.com");
+        assert_eq!(
+            vm(&[]).fqdn().expect("fqdn").as_str(),
+            "5551-1776530141.puqcloud.com"
+        );
     }
 
     #[test]
     fn one_a_and_one_aaaa_rrset_with_every_address() {
-        let v = vm(&[("192.168.130.10", None), ("192.168.130.11", None), ("2001:db8::2", None)]);
+        let v = vm(&[
+            ("192.168.130.10", None),
+            ("192.168.130.11", None),
+            ("2001:db8::2", None),
+        ]);
         let rr = desired_rrsets(&v).expect("records");
         assert_eq!(rr.len(), 5);
         assert_eq!(rr[0].rtype, RecordType::A);
@@ -196,7 +227,10 @@ mod tests {
             n("8.b.d.0.1.0.0.2.ip6.arpa"),
             n("131.168.192.in-addr.arpa"),
         ];
-        let v = vm(&[("192.168.130.10", Some("mail.uuq.pl")), ("2001:db8::2", None)]);
+        let v = vm(&[
+            ("192.168.130.10", Some("mail.uuq.pl")),
+            ("2001:db8::2", None),
+        ]);
         let got = assign_to_zones(&v, &zones).expect("assign");
         let fqdn = "5551-1776530141.puqcloud.com";
         let ptr6 = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa";
@@ -215,7 +249,11 @@ mod tests {
 
     #[test]
     fn classless_zone_takes_the_ptr_from_its_parent() {
-        let zones = [n("2.0.192.in-addr.arpa"), n("0/25.2.0.192.in-addr.arpa"), n("128/25.2.0.192.in-addr.arpa")];
+        let zones = [
+            n("2.0.192.in-addr.arpa"),
+            n("0/25.2.0.192.in-addr.arpa"),
+            n("128/25.2.0.192.in-addr.arpa"),
+        ];
         let v = vm(&[("192.0.2.10", None), ("192.0.2.200", None)]);
         let got = assign_to_zones(&v, &zones).expect("assign");
         let l = lines(&got, &zones);

@@ -58,7 +58,10 @@ pub fn arpa_zone(net: IpNet) -> Option<DnsName> {
                 return None;
             }
             let octets = n.network().octets();
-            let mut labels: Vec<String> = octets[..usize::from(len / 8)].iter().map(u8::to_string).collect();
+            let mut labels: Vec<String> = octets[..usize::from(len / 8)]
+                .iter()
+                .map(u8::to_string)
+                .collect();
             labels.reverse();
             labels.push("in-addr.arpa".into());
             Some(DnsName::from_valid(labels.join(".")))
@@ -68,7 +71,10 @@ pub fn arpa_zone(net: IpNet) -> Option<DnsName> {
             if len % 4 != 0 {
                 return None;
             }
-            Some(DnsName::from_valid(format!("{}ip6.arpa", nibbles(&n.network(), usize::from(len / 4)))))
+            Some(DnsName::from_valid(format!(
+                "{}ip6.arpa",
+                nibbles(&n.network(), usize::from(len / 4))
+            )))
         }
     }
 }
@@ -80,7 +86,11 @@ pub enum ArpaError {
     #[error("{0} is not under in-addr.arpa or ip6.arpa")]
     NotReverse(String),
     #[error("{name}: label \"{label}\" is not {expected}")]
-    BadLabel { name: String, label: String, expected: &'static str },
+    BadLabel {
+        name: String,
+        label: String,
+        expected: &'static str,
+    },
     #[error("{name}: too many labels for a reverse name")]
     TooLong { name: String },
     #[error("{name}: classless block \"{label}\" is not a CIDR-aligned block of /25 to /32")]
@@ -104,7 +114,11 @@ pub fn parse_arpa(name: &DnsName) -> Result<IpNet, ArpaError> {
 fn parse_v4(s: &str) -> Result<Ipv4Net, ArpaError> {
     let body = s.strip_suffix("in-addr.arpa").unwrap_or("");
     let body = body.strip_suffix('.').unwrap_or(body);
-    let mut labels: Vec<&str> = if body.is_empty() { vec![] } else { body.split('.').collect() };
+    let mut labels: Vec<&str> = if body.is_empty() {
+        vec![]
+    } else {
+        body.split('.').collect()
+    };
     labels.reverse(); // most significant first
     let bad = |label: &str, expected| ArpaError::BadLabel {
         name: s.to_string(),
@@ -119,18 +133,24 @@ fn parse_v4(s: &str) -> Result<Ipv4Net, ArpaError> {
             .filter(|_| canonical && label.chars().all(|c| c.is_ascii_digit()))
             .ok_or_else(|| bad(label, "an octet (0-255)"))
     };
-    let classless_at = labels.iter().position(|l| l.contains('/') || l.contains('-'));
+    let classless_at = labels
+        .iter()
+        .position(|l| l.contains('/') || l.contains('-'));
     match classless_at {
         None => {
             if labels.len() > 4 {
-                return Err(ArpaError::TooLong { name: s.to_string() });
+                return Err(ArpaError::TooLong {
+                    name: s.to_string(),
+                });
             }
             let mut o = [0u8; 4];
             for (i, l) in labels.iter().enumerate() {
                 o[i] = octet(l)?;
             }
             let len = u8::try_from(labels.len() * 8).unwrap_or(32);
-            Ipv4Net::new(Ipv4Addr::from(o), len).map_err(|_| ArpaError::TooLong { name: s.to_string() })
+            Ipv4Net::new(Ipv4Addr::from(o), len).map_err(|_| ArpaError::TooLong {
+                name: s.to_string(),
+            })
         }
         Some(3) if labels.len() <= 5 => {
             let mut o = [0u8; 4];
@@ -146,7 +166,9 @@ fn parse_v4(s: &str) -> Result<Ipv4Net, ArpaError> {
                     if block.contains(&ip) {
                         Ok(Ipv4Net::from(ip))
                     } else {
-                        Err(ArpaError::OutsideBlock { name: s.to_string() })
+                        Err(ArpaError::OutsideBlock {
+                            name: s.to_string(),
+                        })
                     }
                 }
             }
@@ -171,11 +193,17 @@ fn classless_block(name: &str, label: &str, mut o: [u8; 4]) -> Result<Ipv4Net, A
     } else if let Some((a, b)) = label.split_once('-') {
         let first: u8 = a.parse().map_err(|_| err())?;
         let last: u8 = b.parse().map_err(|_| err())?;
-        let size = u16::from(last).checked_sub(u16::from(first)).ok_or_else(err)? + 1;
+        let size = u16::from(last)
+            .checked_sub(u16::from(first))
+            .ok_or_else(err)?
+            + 1;
         if !size.is_power_of_two() {
             return Err(err());
         }
-        (first, 32 - u8::try_from(size.trailing_zeros()).map_err(|_| err())?)
+        (
+            first,
+            32 - u8::try_from(size.trailing_zeros()).map_err(|_| err())?,
+        )
     } else {
         return Err(err());
     };
@@ -193,9 +221,15 @@ fn classless_block(name: &str, label: &str, mut o: [u8; 4]) -> Result<Ipv4Net, A
 fn parse_v6(s: &str) -> Result<Ipv6Net, ArpaError> {
     let body = s.strip_suffix("ip6.arpa").unwrap_or("");
     let body = body.strip_suffix('.').unwrap_or(body);
-    let mut labels: Vec<&str> = if body.is_empty() { vec![] } else { body.split('.').collect() };
+    let mut labels: Vec<&str> = if body.is_empty() {
+        vec![]
+    } else {
+        body.split('.').collect()
+    };
     if labels.len() > 32 {
-        return Err(ArpaError::TooLong { name: s.to_string() });
+        return Err(ArpaError::TooLong {
+            name: s.to_string(),
+        });
     }
     labels.reverse();
     let mut value: u128 = 0;
@@ -213,13 +247,18 @@ fn parse_v6(s: &str) -> Result<Ipv6Net, ArpaError> {
         value |= u128::from(nibble) << (124 - 4 * i);
     }
     let len = u8::try_from(labels.len() * 4).unwrap_or(128);
-    Ipv6Net::new(Ipv6Addr::from(value), len).map_err(|_| ArpaError::TooLong { name: s.to_string() })
+    Ipv6Net::new(Ipv6Addr::from(value), len).map_err(|_| ArpaError::TooLong {
+        name: s.to_string(),
+    })
 }
 
 /// True for an RFC 2317 classless zone name (`0/25.2.0.192.in-addr.arpa`).
 pub fn is_classless_zone(zone: &DnsName) -> bool {
     zone.zone_kind() == ZoneKind::ReverseV4
-        && zone.labels().next().is_some_and(|l| l.contains('/') || l.contains('-'))
+        && zone
+            .labels()
+            .next()
+            .is_some_and(|l| l.contains('/') || l.contains('-'))
 }
 
 /// Where the PTR of `ip` lives inside `zone`, or `None` when the zone does not cover the address.
@@ -231,7 +270,9 @@ pub fn owner_in_zone(ip: IpAddr, zone: &DnsName) -> Option<DnsName> {
     let ip = canonical_ip(ip);
     if is_classless_zone(zone) {
         let IpAddr::V4(v4) = ip else { return None };
-        let Ok(IpNet::V4(block)) = parse_arpa(zone) else { return None };
+        let Ok(IpNet::V4(block)) = parse_arpa(zone) else {
+            return None;
+        };
         if !block.contains(&v4) {
             return None;
         }
@@ -266,7 +307,10 @@ mod tests {
                 "2001:DB8:ABCD:12::1",
                 "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.1.0.0.d.c.b.a.8.b.d.0.1.0.0.2.ip6.arpa",
             ),
-            ("::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa"),
+            (
+                "::1",
+                "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa",
+            ),
         ];
         for (ip, want) in cases {
             assert_eq!(ptr_name(ip.parse().expect("ip")).as_str(), want, "{ip}");
@@ -303,14 +347,20 @@ mod tests {
     fn arpa_rejects() {
         let cases = [
             ("example.com", "not under in-addr.arpa"),
-            ("256.1.168.192.in-addr.arpa", "label \"256\" is not an octet"),
+            (
+                "256.1.168.192.in-addr.arpa",
+                "label \"256\" is not an octet",
+            ),
             ("01.1.168.192.in-addr.arpa", "label \"01\""),
             ("1.2.3.4.5.in-addr.arpa", "too many labels"),
             ("0/24.2.0.192.in-addr.arpa", "not a CIDR-aligned block"),
             ("5/25.2.0.192.in-addr.arpa", "not a CIDR-aligned block"),
             ("0-100.2.0.192.in-addr.arpa", "not a CIDR-aligned block"),
             ("0/25.0.192.in-addr.arpa", "not a CIDR-aligned block"),
-            ("200.0/25.2.0.192.in-addr.arpa", "outside its classless block"),
+            (
+                "200.0/25.2.0.192.in-addr.arpa",
+                "outside its classless block",
+            ),
             ("g.8.b.d.0.1.0.0.2.ip6.arpa", "not one hex digit"),
             ("ab.ip6.arpa", "not one hex digit"),
         ];
@@ -328,8 +378,14 @@ mod tests {
             ("0.192.in-addr.arpa", Some("10.2.0.192.in-addr.arpa")),
             ("192.in-addr.arpa", Some("10.2.0.192.in-addr.arpa")),
             ("10.2.0.192.in-addr.arpa", Some("10.2.0.192.in-addr.arpa")),
-            ("0/25.2.0.192.in-addr.arpa", Some("10.0/25.2.0.192.in-addr.arpa")),
-            ("0-127.2.0.192.in-addr.arpa", Some("10.0-127.2.0.192.in-addr.arpa")),
+            (
+                "0/25.2.0.192.in-addr.arpa",
+                Some("10.0/25.2.0.192.in-addr.arpa"),
+            ),
+            (
+                "0-127.2.0.192.in-addr.arpa",
+                Some("10.0-127.2.0.192.in-addr.arpa"),
+            ),
             ("128/25.2.0.192.in-addr.arpa", None),
             ("3.0.192.in-addr.arpa", None),
             ("92.in-addr.arpa", None),
@@ -337,7 +393,11 @@ mod tests {
             ("8.b.d.0.1.0.0.2.ip6.arpa", None),
         ];
         for (zone, want) in cases {
-            assert_eq!(owner_in_zone(ip, &n(zone)).as_ref().map(DnsName::as_str), want, "{zone}");
+            assert_eq!(
+                owner_in_zone(ip, &n(zone)).as_ref().map(DnsName::as_str),
+                want,
+                "{zone}"
+            );
         }
         let v6: IpAddr = "2001:db8::2".parse().expect("ip");
         assert!(owner_in_zone(v6, &n("8.b.d.0.1.0.0.2.ip6.arpa")).is_some());

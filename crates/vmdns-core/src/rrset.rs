@@ -44,8 +44,12 @@ impl RecordType {
     pub fn normalize_content(self, content: &str) -> String {
         let c = content.trim();
         match self {
-            Self::A => c.parse::<Ipv4Addr>().map_or_else(|_| c.to_string(), |ip| ip.to_string()),
-            Self::Aaaa => c.parse::<Ipv6Addr>().map_or_else(|_| c.to_string(), |ip| ip.to_string()),
+            Self::A => c
+                .parse::<Ipv4Addr>()
+                .map_or_else(|_| c.to_string(), |ip| ip.to_string()),
+            Self::Aaaa => c
+                .parse::<Ipv6Addr>()
+                .map_or_else(|_| c.to_string(), |ip| ip.to_string()),
             Self::Cname | Self::Ptr => DnsName::parse(c)
                 .map(|n| n.as_str().to_string())
                 .unwrap_or_else(|_| c.strip_suffix('.').unwrap_or(c).to_ascii_lowercase()),
@@ -142,7 +146,14 @@ impl RrSet {
 impl fmt::Display for RrSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let contents: Vec<&str> = self.records.iter().map(String::as_str).collect();
-        write!(f, "{} {} {} {}", self.name, self.rtype, self.ttl, contents.join(","))
+        write!(
+            f,
+            "{} {} {} {}",
+            self.name,
+            self.rtype,
+            self.ttl,
+            contents.join(",")
+        )
     }
 }
 
@@ -199,12 +210,20 @@ mod tests {
             (RecordType::Aaaa, "2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
             (RecordType::Aaaa, "2001:0db8::0001", "2001:db8::1"),
             (RecordType::Ptr, "VM1.Example.com.", "vm1.example.com"),
-            (RecordType::Cname, "target.example.com", "target.example.com"),
+            (
+                RecordType::Cname,
+                "target.example.com",
+                "target.example.com",
+            ),
             (RecordType::A, "not-an-ip", "not-an-ip"),
         ];
         for (t, input, want) in cases {
             let r = RrSet::new(name.clone(), t, 300, [input]);
-            assert_eq!(r.records.iter().next().map(String::as_str), Some(want), "{t} {input}");
+            assert_eq!(
+                r.records.iter().next().map(String::as_str),
+                Some(want),
+                "{t} {input}"
+            );
         }
     }
 
@@ -212,7 +231,10 @@ mod tests {
     fn absolute_contents_get_a_dot_for_names_only() {
         let name = DnsName::parse("10.2.0.192.in-addr.arpa").expect("valid");
         let ptr = RrSet::new(name.clone(), RecordType::Ptr, 300, ["vm.example.com"]);
-        assert_eq!(ptr.contents_absolute().collect::<Vec<_>>(), ["vm.example.com."]);
+        assert_eq!(
+            ptr.contents_absolute().collect::<Vec<_>>(),
+            ["vm.example.com."]
+        );
         let a = RrSet::new(name, RecordType::A, 300, ["192.0.2.1"]);
         assert_eq!(a.contents_absolute().collect::<Vec<_>>(), ["192.0.2.1"]);
     }

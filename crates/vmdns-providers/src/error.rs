@@ -76,7 +76,12 @@ mod tests {
             .is_retryable()
         );
         assert!(!ProviderError::rejected("x").is_retryable());
-        assert!(!ProviderError::Auth { message: "x".into() }.is_retryable());
+        assert!(
+            !ProviderError::Auth {
+                message: "x".into()
+            }
+            .is_retryable()
+        );
     }
 
     #[test]
@@ -85,6 +90,9 @@ mod tests {
             retry_after: Some(Duration::from_secs(30)),
             message: "Please wait".into(),
         };
-        assert_eq!(e.to_string(), "rate limited by the provider (retry after 30s): Please wait");
+        assert_eq!(
+            e.to_string(),
+            "rate limited by the provider (retry after 30s): Please wait"
+        );
     }
 }

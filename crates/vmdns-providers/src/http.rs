@@ -99,7 +99,10 @@ impl RateLimiter {
     pub async fn acquire(&self) {
         loop {
             let wait = {
-                let mut st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut st = self
+                    .state
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let now = Instant::now();
                 let elapsed = now.saturating_duration_since(st.1).as_secs_f64();
                 st.0 = (st.0 + elapsed * self.per_second).min(self.capacity);
@@ -131,13 +134,25 @@ impl ContextInner {
     }
 
     pub(crate) fn stats(&self, kind: ProviderKind) -> Arc<ProviderStats> {
-        let mut map = self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(kind).or_default().clone()
     }
 
-    pub(crate) fn limiter(&self, key: &str, make: impl FnOnce() -> RateLimiter) -> Arc<RateLimiter> {
-        let mut map = self.limiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.entry(key.to_string()).or_insert_with(|| Arc::new(make())).clone()
+    pub(crate) fn limiter(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> RateLimiter,
+    ) -> Arc<RateLimiter> {
+        let mut map = self
+            .limiters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(key.to_string())
+            .or_insert_with(|| Arc::new(make()))
+            .clone()
     }
 }
 
@@ -156,7 +171,10 @@ impl Answer {
 
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProviderError> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            ProviderError::transient(format!("malformed answer (HTTP {}): {e}", self.status.as_u16()))
+            ProviderError::transient(format!(
+                "malformed answer (HTTP {}): {e}",
+                self.status.as_u16()
+            ))
         })
     }
 }
@@ -200,7 +218,10 @@ impl Http {
     }
 
     /// Sends the request `build` makes, retrying transient failures. `build` is called once per attempt.
-    pub async fn send(&self, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<Answer, ProviderError> {
+    pub async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Answer, ProviderError> {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -215,13 +236,18 @@ impl Http {
                 return Err(err);
             }
             let wait = match &err {
-                ProviderError::RateLimited { retry_after: Some(d), .. } => {
+                ProviderError::RateLimited {
+                    retry_after: Some(d),
+                    ..
+                } => {
                     if *d > self.config.max_retry_after {
                         return Err(err);
                     }
                     *d
                 }
-                ProviderError::RateLimited { .. } | ProviderError::Transient { .. } => self.backoff(attempt),
+                ProviderError::RateLimited { .. } | ProviderError::Transient { .. } => {
+                    self.backoff(attempt)
+                }
                 _ => return Err(err),
             };
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying provider request");
@@ -231,7 +257,10 @@ impl Http {
 
     /// Full jitter: a random wait between zero and `base * 2^(attempt-1)`, capped.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.config.base_backoff.saturating_mul(1u32 << (attempt - 1).min(16));
+        let exp = self
+            .config
+            .base_backoff
+            .saturating_mul(1u32 << (attempt - 1).min(16));
         let cap = exp.min(self.config.max_backoff);
         let millis = cap.as_millis() as u64;
         Duration::from_millis(rand::rng().random_range(millis / 2..=millis.max(1)))
@@ -245,7 +274,11 @@ impl Http {
             let status = resp.status();
             let headers = resp.headers().clone();
             let body = resp.bytes().await.map_err(transport_error)?.to_vec();
-            Ok::<_, ProviderError>(Answer { status, headers, body })
+            Ok::<_, ProviderError>(Answer {
+                status,
+                headers,
+                body,
+            })
         }
         .await;
         self.stats
@@ -268,8 +301,15 @@ impl Http {
         if answer.status.is_server_error() {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
             let text = answer.text();
-            let detail = if text.is_empty() { String::new() } else { format!(": {}", short(&text)) };
-            return Err(ProviderError::transient(format!("HTTP {}{detail}", answer.status.as_u16())));
+            let detail = if text.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", short(&text))
+            };
+            return Err(ProviderError::transient(format!(
+                "HTTP {}{detail}",
+                answer.status.as_u16()
+            )));
         }
         Ok(answer)
     }

@@ -100,7 +100,11 @@ impl ProviderContext {
     }
 
     /// The rate limiter shared by every zone of one account (created on first use).
-    pub fn limiter(&self, account_key: &str, make: impl FnOnce() -> RateLimiter) -> Arc<RateLimiter> {
+    pub fn limiter(
+        &self,
+        account_key: &str,
+        make: impl FnOnce() -> RateLimiter,
+    ) -> Arc<RateLimiter> {
         self.inner.limiter(account_key, make)
     }
 }

@@ -79,36 +79,100 @@ const fn url(mut s: SettingSpec) -> SettingSpec {
 }
 
 const POWERDNS: &[SettingSpec] = &[
-    url(spec("server_url", "Server URL", "PowerDNS REST API base URL, e.g. https://pdns.example.com:8081")),
-    secret(spec("api_key", "API Key", "Value of api-key in pdns.conf (sent as X-API-Key)")),
-    advanced(spec("server_id", "Server ID", "PowerDNS server id"), "localhost", SettingFormat::Text),
+    url(spec(
+        "server_url",
+        "Server URL",
+        "PowerDNS REST API base URL, e.g. https://pdns.example.com:8081",
+    )),
+    secret(spec(
+        "api_key",
+        "API Key",
+        "Value of api-key in pdns.conf (sent as X-API-Key)",
+    )),
     advanced(
-        spec("max_body_bytes", "Max PATCH body (bytes)", "Split PATCHes to stay below the server's webserver-max-bodysize"),
+        spec("server_id", "Server ID", "PowerDNS server id"),
+        "localhost",
+        SettingFormat::Text,
+    ),
+    advanced(
+        spec(
+            "max_body_bytes",
+            "Max PATCH body (bytes)",
+            "Split PATCHes to stay below the server's webserver-max-bodysize",
+        ),
         "1000000",
         SettingFormat::Count,
     ),
 ];
 
 const CLOUDFLARE: &[SettingSpec] = &[
-    spec("account_id", "Account ID", "Cloudflare Account ID from the dashboard"),
-    spec("zone_id", "Zone ID", "Cloudflare Zone ID from the zone's Overview page"),
-    secret(spec("api_token", "API Token", "API token scoped to DNS edit on this zone")),
-    advanced(spec("api_url", "API URL", "Cloudflare API base URL"), "https://api.cloudflare.com/client/v4", SettingFormat::Url),
-    advanced(spec("batch_size", "Batch size", "Records per batch request (200 on Free plans)"), "200", SettingFormat::Count),
+    spec(
+        "account_id",
+        "Account ID",
+        "Cloudflare Account ID from the dashboard",
+    ),
+    spec(
+        "zone_id",
+        "Zone ID",
+        "Cloudflare Zone ID from the zone's Overview page",
+    ),
+    secret(spec(
+        "api_token",
+        "API Token",
+        "API token scoped to DNS edit on this zone",
+    )),
     advanced(
-        spec("rate_limit", "Requests per 5 minutes", "Client-side budget per token; Cloudflare allows 1,200"),
+        spec("api_url", "API URL", "Cloudflare API base URL"),
+        "https://api.cloudflare.com/client/v4",
+        SettingFormat::Url,
+    ),
+    advanced(
+        spec(
+            "batch_size",
+            "Batch size",
+            "Records per batch request (200 on Free plans)",
+        ),
+        "200",
+        SettingFormat::Count,
+    ),
+    advanced(
+        spec(
+            "rate_limit",
+            "Requests per 5 minutes",
+            "Client-side budget per token; Cloudflare allows 1,200",
+        ),
         "1000",
         SettingFormat::Count,
     ),
 ];
 
 const HESTIACP: &[SettingSpec] = &[
-    url(spec("server_url", "Server URL", "HestiaCP URL, e.g. https://hestia.example.com:8083/")),
-    optional(spec("admin_user", "Admin User", "HestiaCP admin username (with Admin Password)")),
-    optional(secret(spec("admin_password", "Admin Password", "HestiaCP admin password"))),
+    url(spec(
+        "server_url",
+        "Server URL",
+        "HestiaCP URL, e.g. https://hestia.example.com:8083/",
+    )),
+    optional(spec(
+        "admin_user",
+        "Admin User",
+        "HestiaCP admin username (with Admin Password)",
+    )),
+    optional(secret(spec(
+        "admin_password",
+        "Admin Password",
+        "HestiaCP admin password",
+    ))),
     spec("user", "User", "HestiaCP user that owns the DNS domain"),
-    optional(spec("access_key", "Access Key", "Access key id (Hestia 1.6+), instead of the admin password")),
-    optional(secret(spec("secret_key", "Secret Key", "Secret key belonging to the access key"))),
+    optional(spec(
+        "access_key",
+        "Access Key",
+        "Access key id (Hestia 1.6+), instead of the admin password",
+    )),
+    optional(secret(spec(
+        "secret_key",
+        "Secret Key",
+        "Secret key belonging to the access key",
+    ))),
     optional(spec(
         "tls_fingerprint",
         "Certificate SHA-256",
@@ -201,12 +265,18 @@ pub fn validate(kind: ProviderKind, settings: &Settings) -> Result<(), SettingsE
             let known: Vec<&str> = kind.settings().iter().map(|s| s.key).collect();
             return Err(SettingsError::new(
                 key.as_str(),
-                format!("unknown setting for {kind}; known settings: {}", known.join(", ")),
+                format!(
+                    "unknown setting for {kind}; known settings: {}",
+                    known.join(", ")
+                ),
             ));
         }
     }
     for spec in kind.settings() {
-        let value = settings.get(spec.key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let value = settings
+            .get(spec.key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty());
         let Some(value) = value else {
             if spec.required {
                 return Err(SettingsError::new(spec.key, "is required"));
@@ -216,38 +286,76 @@ pub fn validate(kind: ProviderKind, settings: &Settings) -> Result<(), SettingsE
         match spec.format {
             SettingFormat::Text => {
                 if value.chars().any(char::is_control) {
-                    return Err(SettingsError::new(spec.key, "must not contain control characters"));
+                    return Err(SettingsError::new(
+                        spec.key,
+                        "must not contain control characters",
+                    ));
                 }
             }
             SettingFormat::Url => check_url(spec.key, value)?,
             SettingFormat::Count => {
                 if !value.parse::<u64>().is_ok_and(|n| n >= 1) {
-                    return Err(SettingsError::new(spec.key, "must be a whole number of at least 1"));
+                    return Err(SettingsError::new(
+                        spec.key,
+                        "must be a whole number of at least 1",
+                    ));
                 }
             }
             SettingFormat::Sha256 => {
                 let hex: String = value.chars().filter(|c| *c != ':').collect();
                 if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(SettingsError::new(spec.key, "must be a SHA-256 fingerprint (64 hex digits)"));
+                    return Err(SettingsError::new(
+                        spec.key,
+                        "must be a SHA-256 fingerprint (64 hex digits)",
+                    ));
                 }
             }
         }
     }
     if kind == ProviderKind::Hestiacp {
         let has = |k: &str| settings.get(k).is_some_and(|v| !v.trim().is_empty());
-        match (has("access_key"), has("secret_key"), has("admin_user"), has("admin_password")) {
+        match (
+            has("access_key"),
+            has("secret_key"),
+            has("admin_user"),
+            has("admin_password"),
+        ) {
             (true, true, _, _) | (false, false, true, true) => {}
-            (true, false, _, _) => return Err(SettingsError::new("secret_key", "is required with access_key")),
-            (false, true, _, _) => return Err(SettingsError::new("access_key", "is required with secret_key")),
-            (false, false, false, _) => {
-                return Err(SettingsError::new("admin_user", "is required (or use access_key and secret_key)"));
+            (true, false, _, _) => {
+                return Err(SettingsError::new(
+                    "secret_key",
+                    "is required with access_key",
+                ));
             }
-            (false, false, true, false) => return Err(SettingsError::new("admin_password", "is required with admin_user")),
+            (false, true, _, _) => {
+                return Err(SettingsError::new(
+                    "access_key",
+                    "is required with secret_key",
+                ));
+            }
+            (false, false, false, _) => {
+                return Err(SettingsError::new(
+                    "admin_user",
+                    "is required (or use access_key and secret_key)",
+                ));
+            }
+            (false, false, true, false) => {
+                return Err(SettingsError::new(
+                    "admin_password",
+                    "is required with admin_user",
+                ));
+            }
         }
-        if let Some(fp) = settings.get("tls_fingerprint").filter(|v| !v.trim().is_empty()) {
+        if let Some(fp) = settings
+            .get("tls_fingerprint")
+            .filter(|v| !v.trim().is_empty())
+        {
             let hex: String = fp.trim().chars().filter(|c| *c != ':').collect();
             if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(SettingsError::new("tls_fingerprint", "must be a SHA-256 fingerprint (64 hex digits)"));
+                return Err(SettingsError::new(
+                    "tls_fingerprint",
+                    "must be a SHA-256 fingerprint (64 hex digits)",
+                ));
             }
         }
     }
@@ -255,15 +363,22 @@ pub fn validate(kind: ProviderKind, settings: &Settings) -> Result<(), SettingsE
 }
 
 fn check_url(field: &str, value: &str) -> Result<(), SettingsError> {
-    let parsed = url::Url::parse(value).map_err(|e| SettingsError::new(field, format!("is not a valid URL ({e})")))?;
+    let parsed = url::Url::parse(value)
+        .map_err(|e| SettingsError::new(field, format!("is not a valid URL ({e})")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(SettingsError::new(field, "must start with http:// or https://"));
+        return Err(SettingsError::new(
+            field,
+            "must start with http:// or https://",
+        ));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(SettingsError::new(field, "has no host"));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(SettingsError::new(field, "must not carry credentials; use the credential settings"));
+        return Err(SettingsError::new(
+            field,
+            "must not carry credentials; use the credential settings",
+        ));
     }
     Ok(())
 }
@@ -282,7 +397,10 @@ mod tests {
     use super::*;
 
     fn s(pairs: &[(&str, &str)]) -> Settings {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -291,11 +409,35 @@ mod tests {
         assert_eq!(validate(ProviderKind::Powerdns, &ok), Ok(()));
         let cases = [
             (s(&[("api_key", "k")]), "server_url", "is required"),
-            (s(&[("server_url", "ftp://x"), ("api_key", "k")]), "server_url", "http"),
-            (s(&[("server_url", "not a url"), ("api_key", "k")]), "server_url", "valid URL"),
-            (s(&[("server_url", "http://x"), ("api_key", "k"), ("zone_id", "1")]), "zone_id", "unknown setting"),
+            (
+                s(&[("server_url", "ftp://x"), ("api_key", "k")]),
+                "server_url",
+                "http",
+            ),
+            (
+                s(&[("server_url", "not a url"), ("api_key", "k")]),
+                "server_url",
+                "valid URL",
+            ),
+            (
+                s(&[
+                    ("server_url", "http://x"),
+                    ("api_key", "k"),
+                    ("zone_id", "1"),
+                ]),
+                "zone_id",
+                "unknown setting",
+            ),
             (s(&[("server_url", "http://x")]), "api_key", "is required"),
-            (s(&[("server_url", "http://x"), ("api_key", "k"), ("max_body_bytes", "0")]), "max_body_bytes", "at least 1"),
+            (
+                s(&[
+                    ("server_url", "http://x"),
+                    ("api_key", "k"),
+                    ("max_body_bytes", "0"),
+                ]),
+                "max_body_bytes",
+                "at least 1",
+            ),
         ];
         for (settings, field, reason) in cases {
             let err = validate(ProviderKind::Powerdns, &settings).expect_err(field);
@@ -316,10 +458,20 @@ mod tests {
         key.insert("secret_key".into(), "S".repeat(40));
         assert_eq!(validate(ProviderKind::Hestiacp, &key), Ok(()));
         let none = s(&base);
-        assert_eq!(validate(ProviderKind::Hestiacp, &none).expect_err("none").field, "admin_user");
+        assert_eq!(
+            validate(ProviderKind::Hestiacp, &none)
+                .expect_err("none")
+                .field,
+            "admin_user"
+        );
         let mut half = s(&base);
         half.insert("access_key".into(), "A".repeat(20));
-        assert_eq!(validate(ProviderKind::Hestiacp, &half).expect_err("half").field, "secret_key");
+        assert_eq!(
+            validate(ProviderKind::Hestiacp, &half)
+                .expect_err("half")
+                .field,
+            "secret_key"
+        );
     }
 
     #[test]

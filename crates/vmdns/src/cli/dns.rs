@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use clap::Args;
 use ipnet::IpNet;
-use vmdns_core::{AddressSpec, DnsName, VmSpec, assign_to_zones, ptr_name as core_ptr_name, reverse_zone};
+use vmdns_core::{
+    AddressSpec, DnsName, VmSpec, assign_to_zones, ptr_name as core_ptr_name, reverse_zone,
+};
 
 use super::{CliError, CliResult};
 
@@ -50,17 +52,18 @@ pub(crate) fn parse_ip(field: &str, s: &str) -> Result<IpAddr, CliError> {
 }
 
 pub(crate) fn parse_prefix(s: &str) -> Result<IpNet, CliError> {
-    let (addr, len) = s
-        .trim()
-        .split_once('/')
-        .ok_or_else(|| CliError::usage(format!("prefix: {s:?} must be ADDRESS/LENGTH, e.g. 192.0.2.1/24")))?;
+    let (addr, len) = s.trim().split_once('/').ok_or_else(|| {
+        CliError::usage(format!(
+            "prefix: {s:?} must be ADDRESS/LENGTH, e.g. 192.0.2.1/24"
+        ))
+    })?;
     let ip = parse_ip("prefix", addr)?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
-    let len: u8 = len
-        .parse()
-        .ok()
-        .filter(|l| *l <= max)
-        .ok_or_else(|| CliError::usage(format!("prefix: length {len:?} is out of range (0 to {max})")))?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= max).ok_or_else(|| {
+        CliError::usage(format!(
+            "prefix: length {len:?} is out of range (0 to {max})"
+        ))
+    })?;
     IpNet::new(ip, len).map_err(|e| CliError::usage(format!("prefix: {e}")))
 }
 
@@ -79,7 +82,8 @@ pub(crate) fn rdns_zone(args: &RdnsZoneArgs) -> CliResult {
     let hint = reverse_zone(net);
     let mut out = std::io::stdout().lock();
     if args.json {
-        let json = serde_json::to_string_pretty(&hint).map_err(|e| CliError::from(anyhow::Error::from(e)))?;
+        let json = serde_json::to_string_pretty(&hint)
+            .map_err(|e| CliError::from(anyhow::Error::from(e)))?;
         let _ = writeln!(out, "{json}");
     } else {
         for line in hint.lines() {
@@ -118,7 +122,11 @@ pub(crate) fn records(args: &RecordsArgs) -> CliResult {
     for (zone, rrsets) in zones.iter().zip(&assigned) {
         for rrset in rrsets {
             for content in &rrset.records {
-                let _ = writeln!(out, "{zone} {} {} {} {content}", rrset.name, rrset.rtype, rrset.ttl);
+                let _ = writeln!(
+                    out,
+                    "{zone} {} {} {} {content}",
+                    rrset.name, rrset.rtype, rrset.ttl
+                );
             }
         }
     }
