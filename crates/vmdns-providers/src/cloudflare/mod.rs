@@ -4,8 +4,10 @@
 //! - `check`: `GET /zones/{id}` (its name must be the configured zone), then the token:
 //!   `GET /user/tokens/verify`, falling back to `GET /accounts/{account_id}/tokens/verify` for
 //!   account-owned tokens (which the user endpoint answers with code 1000).
-//! - `rrsets`: lists records by exact name (or the whole zone when many names are asked for), keeps
-//!   A/AAAA/CNAME/PTR, groups them into RRsets, and remembers every record id it saw.
+//! - `rrsets`: one name is read with `?name=`; several names read the whole zone (one page up to 5,000
+//!   records, so the PTRs of a VM's addresses in one reverse zone cost one request), unless the zone is
+//!   known to be bigger than a page, when up to four names are read one by one. A/AAAA/CNAME/PTR are
+//!   kept, grouped into RRsets, and every record id seen is remembered.
 //! - `apply`: Cloudflare has records, not RRsets: each change is diffed against the records last read
 //!   (contents that go are deleted, contents that come are posted, identical ones kept, a TTL change is a
 //!   patch) and everything goes into `POST /dns_records/batch`, chunked to `batch_size` records. A deploy
@@ -48,7 +50,8 @@ pub const AUTO_TTL: u32 = 300;
 pub const MIXED_TTL: u32 = 0;
 /// Cloudflare's rate-limit window.
 const RATE_WINDOW: Duration = Duration::from_secs(300);
-/// Up to this many names are read one `?name=` query each; more read the whole zone.
+/// In a zone bigger than one page, up to this many names are read one `?name=` query each; more read
+/// the whole zone.
 const PER_NAME_READS: usize = 4;
 /// Record ids older than this are read again before they are used.
 const CACHE_MAX_AGE: Duration = Duration::from_secs(600);
@@ -77,6 +80,8 @@ pub struct Cloudflare {
     cache: Mutex<HashMap<RrKey, CacheEntry>>,
     /// When the batch endpoint was last found missing.
     batch_missing_since: Mutex<Option<Instant>>,
+    /// Records in the zone at the last whole-zone read.
+    zone_size: Mutex<Option<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,31 +236,33 @@ impl Cloudflare {
             batch_size,
             cache: Mutex::new(HashMap::new()),
             batch_missing_since: Mutex::new(None),
+            zone_size: Mutex::new(None),
         })
     }
 
-    /// Reads the records at `names` (one query per name, or the whole zone for many names), refreshes
-    /// the id cache for every (name, managed type) asked about, and returns what was found.
+    /// Reads the records at `names` (see the module docs for how), refreshes the id cache for every
+    /// (name, managed type) asked about, and returns what was found.
     async fn read(
         &self,
         names: &BTreeSet<DnsName>,
     ) -> Result<BTreeMap<RrKey, Vec<Cached>>, ProviderError> {
-        let raw: Vec<DnsRecord> = if names.len() <= PER_NAME_READS {
+        let big_zone = lock(&self.zone_size).is_some_and(|n| n as u64 > client::PER_PAGE);
+        let one_by_one = names.len() == 1 || (big_zone && names.len() <= PER_NAME_READS);
+        let raw: Vec<DnsRecord> = if one_by_one {
             let mut all = Vec::new();
             for name in names {
-                all.extend(
-                    self.client
-                        .list_records(Some(name.as_str()))
-                        .await
-                        .map_err(zone_call_error)?,
-                );
+                let found = self.client.list_records(Some(name.as_str())).await;
+                all.extend(found.map_err(zone_call_error)?);
             }
             all
         } else {
-            self.client
+            let all = self
+                .client
                 .list_records(None)
                 .await
-                .map_err(zone_call_error)?
+                .map_err(zone_call_error)?;
+            *lock(&self.zone_size) = Some(all.len());
+            all
         };
         let mut sets: BTreeMap<RrKey, Vec<Cached>> = names
             .iter()
@@ -379,7 +386,7 @@ impl Cloudflare {
         *lock(&self.batch_missing_since) = missing.then(Instant::now);
     }
 
-    /// Sends one group of units as one batch and records what became of it.
+    /// Sends one group of units as one batch request.
     async fn send_batch(&self, group: &[Unit]) -> Result<BatchResult, CallError> {
         let mut req = BatchRequest::default();
         for u in group {
@@ -420,9 +427,9 @@ impl Cloudflare {
             if let Err(e) = self.client.delete(&d.id).await {
                 match op_error(e, NO_SUCH_RECORD)? {
                     None => tolerated = true,
-                    Some(rejected) => {
+                    Some(words) => {
                         self.forget(&unit.key);
-                        return Ok(Err(rejected));
+                        return Ok(Err(rejected(unit, &words)));
                     }
                 }
             }
@@ -440,9 +447,9 @@ impl Cloudflare {
             if let Err(e) = result {
                 match op_error(e, ALREADY_EXISTS)? {
                     None => tolerated = true,
-                    Some(rejected) => {
+                    Some(words) => {
                         self.forget(&unit.key);
-                        return Ok(Err(rejected));
+                        return Ok(Err(rejected(unit, &words)));
                     }
                 }
             }
@@ -452,9 +459,9 @@ impl Cloudflare {
                 Ok(r) => posted.push((content.clone(), r.id)),
                 Err(e) => match op_error(e, ALREADY_EXISTS)? {
                     None => tolerated = true,
-                    Some(rejected) => {
+                    Some(words) => {
                         self.forget(&unit.key);
-                        return Ok(Err(rejected));
+                        return Ok(Err(rejected(unit, &words)));
                     }
                 },
             }
@@ -679,14 +686,7 @@ impl Provider for Cloudflare {
                             fatal = Some(e);
                         }
                     } else {
-                        out.set(
-                            unit.index,
-                            Err(ProviderError::rejected(format!(
-                                "{}: {}",
-                                unit.key,
-                                a.describe()
-                            ))),
-                        );
+                        out.set(unit.index, Err(rejected(unit, &a.describe())));
                     }
                 }
                 Err(CallError::Api(_)) => {
@@ -732,6 +732,8 @@ impl Cloudflare {
                     out.set(unit.index, result);
                 }
                 Err(e) => {
+                    // Stopped half-way: what the cache knows of this RRset may be wrong now.
+                    self.forget(&unit.key);
                     if matches!(e, ProviderError::ZoneNotFound { .. }) {
                         // It was the zone, not the endpoint.
                         self.set_batch_missing(false);
@@ -813,9 +815,9 @@ fn token_call_error(e: CallError) -> ProviderError {
     }
 }
 
-/// One record call failed: `Ok(None)` when the code is one to tolerate, `Ok(Some)` for this change's
-/// rejection, `Err` when the whole call cannot go on.
-fn op_error(e: CallError, tolerate: &[i64]) -> Result<Option<ProviderError>, ProviderError> {
+/// One record call failed: `Ok(None)` when the code is one to tolerate, `Ok(Some(words))` when this
+/// change is rejected, `Err` when the whole call cannot go on.
+fn op_error(e: CallError, tolerate: &[i64]) -> Result<Option<String>, ProviderError> {
     match e {
         CallError::Provider(p) => Err(p),
         CallError::Api(a) if a.has_code(tolerate) => Ok(None),
@@ -823,8 +825,13 @@ fn op_error(e: CallError, tolerate: &[i64]) -> Result<Option<ProviderError>, Pro
         CallError::Api(a) if a.has_code(ZONE_GONE) => Err(ProviderError::ZoneNotFound {
             message: a.describe(),
         }),
-        CallError::Api(a) => Ok(Some(ProviderError::rejected(a.describe()))),
+        CallError::Api(a) => Ok(Some(a.describe())),
     }
+}
+
+/// A change refused by Cloudflare: `vm.example.com A: Content for A record must be ... (code 9005)`.
+fn rejected(unit: &Unit, words: &str) -> ProviderError {
+    ProviderError::rejected(format!("{}: {words}", unit.key))
 }
 
 #[cfg(test)]

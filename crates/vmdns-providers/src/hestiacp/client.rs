@@ -322,7 +322,6 @@ struct PinnedCertificate {
 }
 
 /// The server showed another certificate than the pinned one.
-#[derive(Debug)]
 struct FingerprintMismatch {
     found: String,
 }
@@ -334,6 +333,13 @@ impl fmt::Display for FingerprintMismatch {
             "the server's certificate has SHA-256 {}, not the pinned tls_fingerprint",
             self.found
         )
+    }
+}
+
+/// rustls shows this error with `{:?}`: make that the sentence too.
+impl fmt::Debug for FingerprintMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -423,7 +429,14 @@ mod tests {
     fn answers_in_both_dialects() {
         let s = |n: u16| StatusCode::from_u16(n).expect("status");
         // (status, Hestia-Exit-Code, body, returncode sent, expected)
-        let cases: Vec<(u16, Option<u16>, &str, bool, Result<Outcome, ProviderError>)> = vec![
+        type Case = (
+            u16,
+            Option<u16>,
+            &'static str,
+            bool,
+            Result<Outcome, ProviderError>,
+        );
+        let cases: Vec<Case> = vec![
             // Legacy, returncode=yes: HTTP 200 whatever happened; the body is the exit code.
             (200, None, "0", true, ok("")),
             (200, None, "2", true, failed(Some(2), "")),

@@ -142,7 +142,7 @@ impl Hestia {
             )
             .await?;
         let text = outcome.map_err(|e| self.domain_error(e))?;
-        let list: RecordList = if text.is_empty() || text == "OK" {
+        let list: RecordList = if text.is_empty() || text == "OK" || text == "[]" {
             RecordList::new()
         } else {
             serde_json::from_str(&text).map_err(|e| {
@@ -250,11 +250,10 @@ impl Hestia {
         }
     }
 
-    /// The whole apply stops on `e`; what was written before still needs a restart, which the next apply does.
-    fn abort(&self, wrote: bool, e: ProviderError) -> ProviderError {
-        if wrote {
-            self.restart_pending.store(true, Ordering::SeqCst);
-        }
+    /// The whole apply stops on `e`, in the middle of writing: whatever landed (perhaps the very write
+    /// whose answer was lost) still needs a restart, which the next apply does.
+    fn abort(&self, e: ProviderError) -> ProviderError {
+        self.restart_pending.store(true, Ordering::SeqCst);
         e
     }
 }
@@ -482,7 +481,7 @@ impl Provider for Hestia {
                 Err(WriteError::Command(message)) => {
                     outcomes[add.change] = Err(ProviderError::rejected(message))
                 }
-                Err(WriteError::Call(e)) => return Err(self.abort(wrote, e)),
+                Err(WriteError::Call(e)) => return Err(self.abort(e)),
             }
         }
 
@@ -502,7 +501,7 @@ impl Provider for Hestia {
                             *outcome = Err(ProviderError::rejected(message));
                         }
                     }
-                    Err(WriteError::Call(e)) => return Err(self.abort(wrote, e)),
+                    Err(WriteError::Call(e)) => return Err(self.abort(e)),
                 }
             }
         }

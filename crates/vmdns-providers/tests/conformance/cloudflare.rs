@@ -216,8 +216,17 @@ async fn a_deploy_costs_one_read_and_one_write_per_zone() {
         aaaa(&vm, 300, &["2001:db8::10"]),
     ];
     deploy(pf.as_ref(), &v1, &[]).await;
-    let ptr_set = RrSet::new(ptr.clone(), RecordType::Ptr, 300, ["vm1.example.com"]);
-    deploy(pr.as_ref(), &[ptr_set], &[]).await;
+    // Two addresses in one reverse zone: two names, still one read (the whole, small zone).
+    let ptr_sets = [
+        RrSet::new(ptr.clone(), RecordType::Ptr, 300, ["vm1.example.com"]),
+        RrSet::new(
+            n("11.2.0.192.in-addr.arpa"),
+            RecordType::Ptr,
+            300,
+            ["vm1.example.com"],
+        ),
+    ];
+    deploy(pr.as_ref(), &ptr_sets, &[]).await;
     assert_eq!(
         fake.requests_for_zone(&fwd.id),
         2,
@@ -303,7 +312,7 @@ async fn records_that_already_exist_or_are_already_gone_are_fine() {
         3,
         "{log:#?}"
     );
-    assert!(log.iter().any(|l| *l == posts), "{log:#?}");
+    assert!(log.contains(&posts), "{log:#?}");
     assert_eq!(
         o.p.rrsets(std::slice::from_ref(&vm))
             .await
@@ -398,8 +407,9 @@ async fn without_the_batch_endpoint_single_calls_are_used() {
     let report = o.p.apply(&[Change::Create(bad)]).await.expect("apply");
     let err = report.outcomes[0].as_ref().expect_err("rejected");
     assert!(
-        err.to_string()
-            .contains("Content for A record must be a valid IPv4 address. (code 9005)"),
+        err.to_string().contains(
+            "bad.example.com A: Content for A record must be a valid IPv4 address. (code 9005)"
+        ),
         "{err}"
     );
 }
@@ -947,4 +957,32 @@ async fn the_fake_answers_like_cloudflare() {
     let (status, v, _, _) =
         send(http.get(format!("{}/zones/{}", fake.url(), "0".repeat(32)))).await;
     assert_eq!((status, code(&v)), (404, Some(7003)));
+}
+
+#[tokio::test]
+async fn a_zone_bigger_than_a_page_is_read_by_name() {
+    let o = one("example.com").await;
+    for i in 0..5001 {
+        let name = format!("h{i}.example.com");
+        let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
+        o.fake
+            .insert_record(&o.zone.id, &name, "A", &ip, 300)
+            .expect("seed");
+    }
+    let names = [n("h1.example.com"), n("h4999.example.com")];
+    o.fake.reset_requests();
+    let read = o.p.rrsets(&names).await.expect("read");
+    assert_eq!(read.len(), 2);
+    // First the whole zone, two pages of 5,000; then, knowing its size, name by name.
+    assert_eq!(o.fake.requests(), 2);
+    o.fake.reset_requests();
+    assert_eq!(o.p.rrsets(&names).await.expect("read"), read);
+    let queries: Vec<Option<String>> = o.fake.request_log().into_iter().map(|r| r.query).collect();
+    assert_eq!(queries.len(), 2);
+    assert!(
+        queries
+            .iter()
+            .all(|q| q.as_deref().is_some_and(|q| q.contains("name=h"))),
+        "{queries:?}"
+    );
 }

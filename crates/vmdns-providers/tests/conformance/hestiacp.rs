@@ -694,7 +694,12 @@ async fn names_are_relative_to_the_domain() {
     .into_iter()
     .collect();
     assert_eq!(read, want);
-    assert_eq!(r.rrsets(&[ptr.name.clone()]).await.expect("rrsets"), [ptr]);
+    assert_eq!(
+        r.rrsets(std::slice::from_ref(&ptr.name))
+            .await
+            .expect("rrsets"),
+        [ptr]
+    );
 
     // Records written by hand in the panel: capitals, an absolute owner, a relative target, a suspended one.
     fake.insert_record(USER, "example.com", "Mail", "A", "192.0.2.25", 300);
@@ -1007,6 +1012,59 @@ async fn the_fake_speaks_both_dialects() {
         fake.restarts(),
         2 + 2,
         "two restarts by hand, two by adds without RESTART=no"
+    );
+
+    // v-change-dns-record: a TTL change, then the same again (no change: E_EXISTS).
+    let id = twins[1].id.to_string();
+    let change: Vec<(&str, &str)> = vec![
+        ("cmd", "v-change-dns-record"),
+        ("arg1", USER),
+        ("arg2", "example.com"),
+        ("arg3", id.as_str()),
+        ("arg4", "ptrtest"),
+        ("arg5", "CNAME"),
+        ("arg6", "other.example.net"),
+        ("arg7", ""),
+        ("arg8", "no"),
+        ("arg9", "60"),
+        ("access_key", ACCESS_KEY),
+        ("secret_key", SECRET_KEY),
+    ];
+    assert_eq!(post(change.clone()).await.expect("answer").status(), 204);
+    let changed = fake
+        .records(USER, "example.com")
+        .into_iter()
+        .find(|r| r.id == twins[1].id);
+    assert_eq!(
+        changed.map(|r| (r.value, r.ttl)),
+        Some(("other.example.net.".to_string(), 60))
+    );
+    let r = post(change).await.expect("answer");
+    assert_eq!(r.headers()["hestia-exit-code"], "4");
+
+    // The last NS record stays.
+    let delete = |id: &'static str| {
+        with(
+            &[
+                ("cmd", "v-delete-dns-record"),
+                ("arg1", USER),
+                ("arg2", "example.com"),
+                ("arg3", id),
+            ],
+            &keys,
+        )
+    };
+    assert_eq!(post(delete("1")).await.expect("answer").status(), 204);
+    let r = post(delete("2")).await.expect("answer");
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.text().await.expect("body"),
+        "Error: at least one NS record should remain active"
+    );
+    assert_eq!(
+        fake.restarts(),
+        4 + 1,
+        "the delete without RESTART=no restarted"
     );
 
     // Not a form, or not the API.
