@@ -8,9 +8,12 @@ use vmdns_providers::{Provider, ProviderContext, SettingsError};
 
 use crate::store::Zone;
 
+/// A cached provider and the zone's `updated_at` it was built from.
+type Entry = (i64, Arc<dyn Provider>);
+
 #[derive(Debug, Default)]
 pub struct ProviderCache {
-    map: Mutex<HashMap<i64, (i64, Arc<dyn Provider>)>>,
+    map: Mutex<HashMap<i64, Entry>>,
 }
 
 impl ProviderCache {

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use vmdns_providers::ProviderKind;
+use vmdns_providers::{ProviderKind, ProviderStats};
 
 use super::error::{ApiError, ApiResult};
 use crate::app::App;
@@ -26,50 +26,47 @@ pub async fn metrics(
         .into_response());
     }
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP vmdns_jobs Jobs by kind and state.\n# TYPE vmdns_jobs gauge"
-    );
+    let header = |out: &mut String, name: &str, help: &str, kind: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    header(&mut out, "vmdns_jobs", "Jobs by kind and state.", "gauge");
     for (kind, state, n) in app.store.job_counts().await? {
         let _ = writeln!(out, "vmdns_jobs{{kind=\"{kind}\",state=\"{state}\"}} {n}");
     }
-    let _ = writeln!(
-        out,
-        "# HELP vmdns_queue_depth Jobs queued or running.\n# TYPE vmdns_queue_depth gauge"
+    header(
+        &mut out,
+        "vmdns_queue_depth",
+        "Jobs queued or running.",
+        "gauge",
     );
     let _ = writeln!(out, "vmdns_queue_depth {}", app.store.queue_depth().await?);
-    let _ = writeln!(
-        out,
-        "# HELP vmdns_provider_requests_total HTTP requests sent to providers by this process.\n# TYPE vmdns_provider_requests_total counter"
-    );
-    for kind in ProviderKind::ALL {
-        let _ = writeln!(
-            out,
-            "vmdns_provider_requests_total{{provider=\"{kind}\"}} {}",
-            app.providers.stats(kind).requests()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP vmdns_provider_errors_total Provider requests that failed (transport, 429, 5xx).\n# TYPE vmdns_provider_errors_total counter"
-    );
-    for kind in ProviderKind::ALL {
-        let _ = writeln!(
-            out,
-            "vmdns_provider_errors_total{{provider=\"{kind}\"}} {}",
-            app.providers.stats(kind).errors()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP vmdns_provider_latency_seconds_total Time spent waiting for providers.\n# TYPE vmdns_provider_latency_seconds_total counter"
-    );
-    for kind in ProviderKind::ALL {
-        let _ = writeln!(
-            out,
-            "vmdns_provider_latency_seconds_total{{provider=\"{kind}\"}} {:.6}",
-            app.providers.stats(kind).latency_seconds()
-        );
+    type Stat = fn(&ProviderStats) -> f64;
+    let provider_metrics: [(&str, &str, Stat); 3] = [
+        (
+            "vmdns_provider_requests_total",
+            "HTTP requests sent to providers by this process.",
+            |s| s.requests() as f64,
+        ),
+        (
+            "vmdns_provider_errors_total",
+            "Provider requests that failed (transport, 429, 5xx).",
+            |s| s.errors() as f64,
+        ),
+        (
+            "vmdns_provider_latency_seconds_total",
+            "Time spent waiting for providers.",
+            |s| s.latency_seconds(),
+        ),
+    ];
+    for (name, help, stat) in provider_metrics {
+        header(&mut out, name, help, "counter");
+        for provider in ProviderKind::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{provider=\"{provider}\"}} {}",
+                stat(&app.providers.stats(provider))
+            );
+        }
     }
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
