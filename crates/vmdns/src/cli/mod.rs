@@ -14,6 +14,7 @@ mod admin;
 mod dns;
 mod run;
 mod table;
+mod user;
 
 /// Keeps forward and reverse DNS of hosted VMs in step with the VMs.
 #[derive(Debug, Parser)]
@@ -70,6 +71,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(admin::TokenCmd),
+    /// Manage web UI accounts.
+    #[command(subcommand)]
+    User(user::UserCmd),
     /// Print the reverse (PTR) name of an address.
     PtrName(dns::PtrNameArgs),
     /// Print the reverse zone an IP pool needs (exact zone, spans, or classless delegation).
@@ -196,6 +200,7 @@ async fn dispatch(store: StoreArgs, command: Command) -> CliResult {
         Command::Pool(c) => admin::pool(&store, c).await,
         Command::Service(c) => admin::service(&store, c).await,
         Command::Token(c) => admin::token(&store, c).await,
+        Command::User(c) => user::user(&store, c).await,
         Command::PtrName(_) | Command::RdnsZone(_) | Command::Records(_) => Ok(()),
     }
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod legacy;
 pub mod metrics;
 pub mod openapi;
+pub mod ui;
 
 /// Largest request body accepted (413 above).
 pub const MAX_BODY: usize = 256 * 1024;
@@ -38,6 +39,7 @@ pub fn router(app: App) -> Router {
         )
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(ui::routes())
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)

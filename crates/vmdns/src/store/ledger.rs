@@ -89,7 +89,7 @@ impl Store {
     /// Records contents vmdns is about to write (written before the write, so a crash never leaves a
     /// record vmdns wrote but does not know it owns).
     pub async fn ledger_add(&self, rows: &[LedgerRow]) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for r in rows {
             sqlx::query(&format!(
                 "INSERT INTO ledger ({COLS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (zone_id, name, rtype, content, service_id) DO NOTHING"
@@ -108,7 +108,7 @@ impl Store {
 
     /// Forgets contents vmdns no longer owns (deleted, or taken over by another service).
     pub async fn ledger_remove(&self, rows: &[LedgerRow]) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for r in rows {
             sqlx::query("DELETE FROM ledger WHERE zone_id = $1 AND name = $2 AND rtype = $3 AND content = $4 AND service_id = $5")
                 .bind(r.zone_id)
@@ -125,7 +125,7 @@ impl Store {
 
     /// Sets the last outcome of records (one row per service, zone, name and type).
     pub async fn set_record_status(&self, statuses: &[RecordStatus]) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for s in statuses {
             sqlx::query(
                 "INSERT INTO record_status (service_id, zone_id, name, rtype, ok, message, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -180,12 +180,17 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::sqlite_store;
+    use super::super::test_support::{TestDb, on_every_engine};
     use super::*;
 
-    #[tokio::test]
-    async fn ledger_add_is_idempotent_and_remove_forgets() {
-        let (store, _dir) = sqlite_store().await;
+    on_every_engine!(
+        ledger_add_is_idempotent_and_remove_forgets,
+        ledger_at_many_names,
+        record_status_upserts_and_clears,
+    );
+
+    async fn ledger_add_is_idempotent_and_remove_forgets(db: TestDb) {
+        let store = db.store;
         let row = LedgerRow {
             zone_id: 1,
             name: DnsName::parse("vm.example.com").expect("name"),
@@ -214,5 +219,65 @@ mod tests {
             .await
             .expect("remove");
         assert!(store.ledger_of_zone(1).await.expect("zone").is_empty());
+    }
+
+    /// More names than one IN list takes.
+    async fn ledger_at_many_names(db: TestDb) {
+        let store = db.store;
+        let rows: Vec<LedgerRow> = (0..1200)
+            .map(|i| LedgerRow {
+                zone_id: 3,
+                name: DnsName::parse(&format!("vm{i}.example.com")).expect("name"),
+                rtype: RecordType::Aaaa,
+                content: format!("2001:db8::{i:x}"),
+                service_id: i64::from(i % 7),
+            })
+            .collect();
+        store.ledger_add(&rows).await.expect("add");
+        let names: Vec<DnsName> = rows.iter().map(|r| r.name.clone()).collect();
+        let mut got = store.ledger_at(3, &names).await.expect("at");
+        got.sort();
+        let mut want = rows.clone();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(store.ledger_at(4, &names).await.expect("at").is_empty());
+        assert_eq!(store.ledger_of_zone(3).await.expect("zone").len(), 1200);
+        let of_service = store.ledger_of_service(0).await.expect("svc");
+        assert_eq!(of_service.len(), 172);
+        assert!(of_service.iter().all(|r| r.service_id == 0));
+    }
+
+    async fn record_status_upserts_and_clears(db: TestDb) {
+        let store = db.store;
+        let status = |name: &str, ok: bool, message: &str| RecordStatus {
+            service_id: 4,
+            zone_id: 2,
+            name: name.into(),
+            rtype: "PTR".into(),
+            ok,
+            message: message.into(),
+            at: 0,
+        };
+        store
+            .set_record_status(&[
+                status("b.example", false, "timeout"),
+                status("a.example", true, ""),
+            ])
+            .await
+            .expect("set");
+        store
+            .set_record_status(&[status("b.example", true, "written")])
+            .await
+            .expect("upsert");
+        let got = store.record_status(4).await.expect("read");
+        assert_eq!(
+            got.iter()
+                .map(|s| (s.name.as_str(), s.ok, s.message.as_str()))
+                .collect::<Vec<_>>(),
+            [("a.example", true, ""), ("b.example", true, "written")]
+        );
+        assert!(got.iter().all(|s| s.at > 0));
+        store.clear_record_status(4).await.expect("clear");
+        assert!(store.record_status(4).await.expect("read").is_empty());
     }
 }

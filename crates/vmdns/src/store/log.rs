@@ -163,12 +163,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::sqlite_store;
+    use super::super::test_support::{TestDb, on_every_engine};
     use super::*;
 
-    #[tokio::test]
-    async fn filters_and_pages() {
-        let (store, _dir) = sqlite_store().await;
+    on_every_engine!(filters_and_pages, every_field_round_trips);
+
+    async fn filters_and_pages(db: TestDb) {
+        let store = db.store;
         for i in 0..5 {
             store
                 .log(NewLogEntry {
@@ -223,5 +224,63 @@ mod tests {
             page2.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
             ["m2", "m1"]
         );
+    }
+
+    async fn every_field_round_trips(db: TestDb) {
+        let store = db.store;
+        let before = now_ms();
+        store
+            .log(NewLogEntry {
+                level: Some(LogLevel::Warn),
+                message: "PTR write failed".into(),
+                job_id: Some(11),
+                service_id: Some(12),
+                zone_id: Some(13),
+                zone_name: Some("2.0.192.in-addr.arpa".into()),
+                provider: Some("powerdns".into()),
+                record: Some("1.2.0.192.in-addr.arpa PTR".into()),
+                operation: Some("replace".into()),
+                detail: Some("422 Unprocessable Entity: RRset ...".into()),
+            })
+            .await
+            .expect("log");
+        store
+            .log(NewLogEntry {
+                message: "bare".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("log");
+        let got = store
+            .read_log(&LogFilter {
+                zone_id: Some(13),
+                since: Some(before),
+                level: Some(LogLevel::Warn),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("read");
+        assert_eq!(got.len(), 1);
+        let e = &got[0];
+        assert_eq!(
+            (e.level.as_str(), e.job_id, e.service_id, e.zone_id),
+            ("warn", Some(11), Some(12), Some(13))
+        );
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("422 Unprocessable Entity: RRset ...")
+        );
+        assert!(e.at >= before);
+        let bare = store
+            .read_log(&LogFilter {
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .expect("read");
+        assert_eq!(bare[0].message, "bare");
+        assert_eq!(bare[0].level, "info");
+        assert_eq!((bare[0].job_id, bare[0].zone_name.as_deref()), (None, None));
     }
 }

@@ -19,6 +19,7 @@ mod log;
 mod pools;
 mod services;
 mod tokens;
+mod users;
 mod zones;
 
 pub use jobs::{Job, JobKind, JobOutputLine, JobState};
@@ -27,6 +28,7 @@ pub use log::{LogEntry, LogFilter, LogLevel, NewLogEntry};
 pub use pools::{Pool, PoolInput};
 pub use services::{Service, ServiceInput, ServiceStatus};
 pub use tokens::ApiToken;
+pub use users::{LoginOutcome, SESSION_TTL_MS, Session, User, check_password, check_user_name};
 pub use zones::Zone;
 
 /// The database engine behind the store.
@@ -90,8 +92,16 @@ impl Store {
         let options = AnyPoolOptions::new().after_connect(move |conn, _| {
             Box::pin(async move {
                 if dialect == Dialect::Sqlite {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                    // The busy timeout first: what follows may wait for another process. Switching to WAL
+                    // needs an exclusive lock no timeout waits for, so only when not in WAL already.
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
                         .await?;
+                    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    if !mode.eq_ignore_ascii_case("wal") {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                    }
                 }
                 Ok(())
             })
@@ -113,10 +123,25 @@ impl Store {
         Ok(store)
     }
 
-    /// Applies the migrations of this engine (idempotent).
+    /// Applies the migrations of this engine (idempotent). Safe when several processes start at once:
+    /// on PostgreSQL they take turns (an advisory lock); on SQLite, where sqlx has no such lock, a process
+    /// that lost the race to another one's migration looks again and finds it applied.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.dialect {
-            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Dialect::Sqlite => {
+                let mut tries = 0;
+                loop {
+                    match sqlx::migrate!("migrations/sqlite").run(&self.pool).await {
+                        Ok(()) => break,
+                        Err(e) if tries < 5 => {
+                            tries += 1;
+                            tracing::debug!(error = %e, "migrating again (another process at work?)");
+                            tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
             Dialect::Postgres => {
                 sqlx::migrate!("migrations/postgres")
                     .run(&self.pool)
@@ -132,6 +157,17 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Starts a transaction that writes. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`,
+    /// waiting up to the busy timeout for other writers, in this process or another): a plain `BEGIN`
+    /// that reads first fails at its first write with "database is locked" (`SQLITE_BUSY_SNAPSHOT`,
+    /// which no busy timeout waits out) whenever another connection wrote in between.
+    pub(crate) async fn begin(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
     }
 
     pub async fn close(&self) {
@@ -159,16 +195,4 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) mod test_support {
-    use super::*;
-
-    /// A store on a fresh SQLite database in a temp dir (kept alive by the returned guard).
-    pub(crate) async fn sqlite_store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let store = Store::open(&url, Cipher::new(&[1u8; 32]))
-            .await
-            .expect("open store");
-        (store, dir)
-    }
-}
+pub(crate) mod test_support;

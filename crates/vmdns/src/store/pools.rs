@@ -200,7 +200,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{TestDb, on_every_engine};
     use super::*;
+
+    on_every_engine!(pool_crud_and_unique_names);
 
     fn input(first: &str, last: &str, gw: Option<&str>, len: u8) -> PoolInput {
         PoolInput {
@@ -237,5 +240,47 @@ mod tests {
         for (p, field) in cases {
             assert_eq!(p.validate().expect_err(field).field, field);
         }
+    }
+
+    async fn pool_crud_and_unique_names(db: TestDb) {
+        let store = db.store;
+        let v4 = input("192.168.130.2", "192.168.130.30", Some("192.168.130.1"), 24);
+        let p = store.create_pool(&v4).await.expect("create");
+        assert_eq!(
+            (p.first_ip, p.last_ip, p.gateway, p.prefix_len),
+            (v4.first_ip, v4.last_ip, v4.gateway, 24)
+        );
+        assert!(p.contains("192.168.130.9".parse().expect("ip")));
+        let err = store.create_pool(&v4).await.expect_err("same name");
+        assert!(
+            matches!(err, StoreError::Conflict { field: "name", .. }),
+            "{err}"
+        );
+        let mut v6 = input("2001:db8::10", "2001:db8::ff", None, 64);
+        v6.name = "v6".into();
+        let q = store.create_pool(&v6).await.expect("create v6");
+        assert_eq!(q.gateway, None);
+        assert_eq!(q.network().to_string(), "2001:db8::/64");
+        v6.name = "p".into();
+        let err = store.update_pool(q.id, &v6).await.expect_err("taken name");
+        assert!(
+            matches!(err, StoreError::Conflict { field: "name", .. }),
+            "{err}"
+        );
+        v6.name = "v6b".into();
+        v6.prefix_len = 48;
+        let q2 = store.update_pool(q.id, &v6).await.expect("update");
+        assert_eq!((q2.name.as_str(), q2.prefix_len), ("v6b", 48));
+        assert_eq!(store.get_pool(q.id).await.expect("get"), q2);
+        assert_eq!(store.list_pools().await.expect("list"), [p.clone(), q2]);
+        store.delete_pool(p.id).await.expect("delete");
+        assert!(matches!(
+            store.delete_pool(p.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.update_pool(p.id, &v4).await,
+            Err(StoreError::NotFound { .. })
+        ));
     }
 }

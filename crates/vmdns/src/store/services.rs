@@ -201,7 +201,7 @@ impl Store {
     }
 
     pub async fn create_service(&self, s: &ServiceInput) -> StoreResult<Service> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         self.check_addresses_free(&mut tx, &s.addresses, None)
             .await?;
         let now = now_ms();
@@ -221,7 +221,7 @@ impl Store {
 
     /// Replaces a service's name, domain, TTL and addresses. The DNS follows when a job runs.
     pub async fn update_service(&self, id: i64, s: &ServiceInput) -> StoreResult<Service> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         self.check_addresses_free(&mut tx, &s.addresses, Some(id))
             .await?;
         let done = sqlx::query(
@@ -258,7 +258,7 @@ impl Store {
     /// Deletes a service. Refused while vmdns still owns records written for it (terminate it first),
     /// unless `force`: then those records stay in DNS, and vmdns's memory of them goes.
     pub async fn delete_service(&self, id: i64, force: bool) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger WHERE service_id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
@@ -306,8 +306,14 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::sqlite_store;
+    use super::super::test_support::{TestDb, on_every_engine};
     use super::*;
+
+    on_every_engine!(
+        service_crud_and_address_uniqueness,
+        delete_refused_while_records_are_owned,
+        writes_from_several_processes_at_once,
+    );
 
     fn input(name: &str, ips: &[&str]) -> ServiceInput {
         ServiceInput {
@@ -324,9 +330,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn service_crud_and_address_uniqueness() {
-        let (store, _dir) = sqlite_store().await;
+    async fn service_crud_and_address_uniqueness(db: TestDb) {
+        let store = db.store;
         let a = store
             .create_service(&input("vm1", &["192.0.2.1", "2001:db8::1"]))
             .await
@@ -373,5 +378,125 @@ mod tests {
             store.get_service(a.id).await,
             Err(StoreError::NotFound { .. })
         ));
+    }
+
+    async fn delete_refused_while_records_are_owned(db: TestDb) {
+        let store = db.store;
+        let mut spec = input("vm1", &["192.0.2.1", "2001:db8::1"]);
+        spec.addresses[0].ptr = Some(DnsName::parse("mail.example.net").expect("ptr"));
+        spec.ttl = 3600;
+        let s = store.create_service(&spec).await.expect("create");
+        assert_eq!(s.ttl, 3600);
+        assert_eq!(s.status, ServiceStatus::Active);
+        assert_eq!(s.addresses, spec.addresses);
+        assert_eq!(
+            store
+                .service_of_address("2001:db8::1".parse().expect("ip"))
+                .await
+                .expect("owner"),
+            Some(s.id)
+        );
+        assert_eq!(
+            store
+                .service_of_address("192.0.2.99".parse().expect("ip"))
+                .await
+                .expect("owner"),
+            None
+        );
+        store
+            .set_service_status(s.id, ServiceStatus::Terminated)
+            .await
+            .expect("status");
+        assert_eq!(
+            store.get_service(s.id).await.expect("get").status,
+            ServiceStatus::Terminated
+        );
+        store
+            .ledger_add(&[super::super::LedgerRow {
+                zone_id: 1,
+                name: DnsName::parse("vm1.example.com").expect("name"),
+                rtype: vmdns_core::RecordType::A,
+                content: "192.0.2.1".into(),
+                service_id: s.id,
+            }])
+            .await
+            .expect("ledger");
+        let job = store
+            .enqueue_job(s.id, super::super::JobKind::Terminate, now_ms() + 60_000, 0)
+            .await
+            .expect("job");
+        let err = store.delete_service(s.id, false).await.expect_err("owned");
+        assert!(
+            matches!(err, StoreError::Conflict { field: "id", .. }),
+            "{err}"
+        );
+        store.delete_service(s.id, true).await.expect("forced");
+        assert!(
+            store
+                .ledger_of_service(s.id)
+                .await
+                .expect("ledger")
+                .is_empty()
+        );
+        assert_eq!(
+            store.get_job(job.id).await.expect("job").state,
+            super::super::JobState::Superseded
+        );
+        assert_eq!(
+            store
+                .service_of_address("192.0.2.1".parse().expect("ip"))
+                .await
+                .expect("owner"),
+            None
+        );
+        assert!(matches!(
+            store.delete_service(s.id, true).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    /// Several processes write at once (each transaction reads, then writes): none fails with "database
+    /// is locked" on SQLite, and an address still goes to one service only.
+    async fn writes_from_several_processes_at_once(db: TestDb) {
+        const PROCESSES: u8 = 4;
+        const EACH: u8 = 12;
+        let mut tasks = tokio::task::JoinSet::new();
+        for p in 0..PROCESSES {
+            let store = db.open_another().await;
+            tasks.spawn(async move {
+                for i in 0..EACH {
+                    let ip = format!("10.0.{p}.{i}");
+                    let s = store
+                        .create_service(&input(&format!("vm{p}-{i}"), &[&ip]))
+                        .await
+                        .unwrap_or_else(|e| panic!("create {ip}: {e}"));
+                    store
+                        .update_service(s.id, &input(&format!("vm{p}-{i}b"), &[&ip, "192.0.2.77"]))
+                        .await
+                        .map(|_| ())
+                        .or_else(|e| match e {
+                            StoreError::Conflict { .. } => Ok(()),
+                            e => Err(e),
+                        })
+                        .unwrap_or_else(|e| panic!("update {ip}: {e}"));
+                    if i % 3 == 0 {
+                        store
+                            .delete_service(s.id, false)
+                            .await
+                            .unwrap_or_else(|e| panic!("delete {ip}: {e}"));
+                    }
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("writer");
+        }
+        let services = db.store.list_services().await.expect("list");
+        assert_eq!(services.len(), usize::from(PROCESSES * (EACH - EACH / 3)));
+        let holders = services
+            .iter()
+            .filter(|s| s.addresses.iter().any(|a| a.ip.to_string() == "192.0.2.77"))
+            .count();
+        assert!(holders <= 1, "192.0.2.77 given to {holders} services");
     }
 }

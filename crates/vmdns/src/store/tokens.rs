@@ -78,11 +78,12 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::sqlite_store;
+    use super::super::test_support::{TestDb, on_every_engine};
 
-    #[tokio::test]
-    async fn tokens_verify_until_revoked() {
-        let (store, _dir) = sqlite_store().await;
+    on_every_engine!(tokens_verify_until_revoked);
+
+    async fn tokens_verify_until_revoked(db: TestDb) {
+        let store = db.store;
         let (id, token) = store.create_token("ci").await.expect("create");
         assert!(token.starts_with("vmdns_"));
         assert_eq!(store.verify_token(&token).await.expect("verify"), Some(id));

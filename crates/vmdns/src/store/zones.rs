@@ -123,7 +123,7 @@ impl Store {
 
     /// Deletes a zone and vmdns's memory of what it wrote there (the records themselves stay).
     pub async fn delete_zone(&self, id: i64) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM zones WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -146,12 +146,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::sqlite_store;
+    use super::super::test_support::{TestDb, on_every_engine};
     use super::*;
 
-    #[tokio::test]
-    async fn zone_crud_and_secrets_sealed() {
-        let (store, dir) = sqlite_store().await;
+    on_every_engine!(
+        zone_crud_and_secrets_sealed,
+        update_and_delete_forget_the_zone
+    );
+
+    async fn zone_crud_and_secrets_sealed(db: TestDb) {
+        let store = db.store;
         let name = DnsName::parse("example.com").expect("name");
         let settings: Settings = [
             ("server_url", "http://127.0.0.1:1"),
@@ -182,11 +186,62 @@ mod tests {
             store.get_zone(twin.id).await,
             Err(StoreError::NotFound { .. })
         ));
+        // The raw database never holds the secret: not in any column, not in any file.
+        let raw: Vec<String> = sqlx::query_scalar("SELECT settings || secrets FROM zones")
+            .fetch_all(store.pool())
+            .await
+            .expect("raw");
+        assert_eq!(raw.len(), 1);
+        assert!(raw.iter().all(|r| !r.contains("zz-secret-zz")), "{raw:?}");
         store.close().await;
-        // The raw database never holds the secret.
-        for entry in std::fs::read_dir(dir.path()).expect("dir") {
-            let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
-            assert!(!bytes.windows(12).any(|w| w == b"zz-secret-zz"));
+        if let Some(dir) = db.sqlite_dir {
+            for entry in std::fs::read_dir(dir).expect("dir") {
+                let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+                assert!(!bytes.windows(12).any(|w| w == b"zz-secret-zz"));
+            }
         }
+    }
+
+    async fn update_and_delete_forget_the_zone(db: TestDb) {
+        let store = db.store;
+        let name = DnsName::parse("2.0.192.in-addr.arpa").expect("name");
+        let settings: Settings = [("server_url", "http://a"), ("api_key", "k1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let z = store
+            .create_zone(&name, ProviderKind::Powerdns, &settings)
+            .await
+            .expect("create");
+        let mut changed = settings.clone();
+        changed.insert("api_key".into(), "k2".into());
+        let u = store
+            .update_zone(z.id, &name, ProviderKind::Powerdns, &changed)
+            .await
+            .expect("update");
+        assert_eq!(u.settings, changed);
+        assert!(u.updated_at >= z.updated_at);
+        assert!(matches!(
+            store
+                .update_zone(z.id + 100, &name, ProviderKind::Powerdns, &changed)
+                .await,
+            Err(StoreError::NotFound { .. })
+        ));
+        store
+            .ledger_add(&[super::super::LedgerRow {
+                zone_id: z.id,
+                name: DnsName::parse("1.2.0.192.in-addr.arpa").expect("name"),
+                rtype: vmdns_core::RecordType::Ptr,
+                content: "vm.example.com.".into(),
+                service_id: 1,
+            }])
+            .await
+            .expect("ledger");
+        store.delete_zone(z.id).await.expect("delete");
+        assert!(store.ledger_of_zone(z.id).await.expect("ledger").is_empty());
+        assert!(matches!(
+            store.delete_zone(z.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
     }
 }
