@@ -138,9 +138,7 @@ pub async fn converge_service(
         )
         .await?;
     }
-    if !dry_run {
-        sink.line(app, &report.summary()).await;
-    }
+    // The caller writes the `summary:` line last, after anything it adds (a retry).
     Ok(report)
 }
 

@@ -82,7 +82,20 @@ pub fn reconcile(
             }
         }
         if let Some(service_id) = owner.get(&item.key) {
-            for content in fin {
+            // A conflict's RRset holds contents vmdns did not write: of those, it owns only the desired.
+            let desired = match &item.action {
+                Action::Conflict { desired, .. } => Some(
+                    desired
+                        .as_ref()
+                        .map(|d| d.records.clone())
+                        .unwrap_or_default(),
+                ),
+                _ => None,
+            };
+            for content in fin
+                .iter()
+                .filter(|c| desired.as_ref().is_none_or(|d| d.contains(*c)))
+            {
                 own.push(LedgerRow {
                     zone_id,
                     name: item.key.name.clone(),

@@ -122,6 +122,7 @@ async fn execute(app: &App, job: &Job, sink: &Sink) -> StoreResult<(JobState, St
     let report = converge_service(app, &service, sink, Policy::Sync, false).await?;
     let summary = report.summary();
     if report.errors == 0 {
+        sink.line(app, &summary).await;
         return Ok((JobState::Done, summary));
     }
     app.store
@@ -167,6 +168,7 @@ async fn execute(app: &App, job: &Job, sink: &Sink) -> StoreResult<(JobState, St
         )
         .await;
     }
+    sink.line(app, &summary).await;
     Ok((JobState::DoneWithErrors, summary))
 }
 

@@ -16,6 +16,7 @@ use crate::app::App;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod legacy;
 pub mod metrics;
 pub mod openapi;

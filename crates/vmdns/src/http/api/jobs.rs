@@ -2,13 +2,13 @@
 //! their output live as server-sent events, and preview what a resync would change.
 
 use std::convert::Infallible;
-use std::time::Duration;
+
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::{Stream, StreamExt};
+use axum::response::sse::{Event, Sse};
+use futures::Stream;
 use serde::{Deserialize, Serialize};
 use vmdns_core::Policy;
 
@@ -70,8 +70,7 @@ pub(super) async fn get(
     Ok(Json(JobView::new(&job, Some(output))))
 }
 
-/// `event: line` per output line (id = its sequence number, so `Last-Event-ID` resumes), then
-/// `event: end` with the job's final state.
+/// The job's output as server-sent events (see [`crate::http::events`]).
 pub(super) async fn events(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -79,58 +78,8 @@ pub(super) async fn events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = parse_id("job", &id)?;
     app.store.get_job(id).await?;
-    let after: i64 = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let stream = async_stream(app, id, after);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
-fn async_stream(app: App, id: i64, after: i64) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold(
-        (app, after, false),
-        move |(app, mut seq, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let lines = app.store.job_output(id, seq).await.unwrap_or_default();
-                if !lines.is_empty() {
-                    let mut events = Vec::new();
-                    for l in lines {
-                        seq = l.seq;
-                        events.push(Ok(Event::default()
-                            .event("line")
-                            .id(l.seq.to_string())
-                            .data(l.line)));
-                    }
-                    return Some((futures::stream::iter(events), (app, seq, false)));
-                }
-                match app.store.get_job(id).await {
-                    Ok(job) if job.state.is_finished() => {
-                        // One more read: lines written just before the state changed.
-                        if !app
-                            .store
-                            .job_output(id, seq)
-                            .await
-                            .unwrap_or_default()
-                            .is_empty()
-                        {
-                            continue;
-                        }
-                        let end = Event::default().event("end").data(job.state.as_str());
-                        return Some((futures::stream::iter(vec![Ok(end)]), (app, seq, true)));
-                    }
-                    Ok(_) => {}
-                    Err(_) => return None,
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        },
-    )
-    .flatten()
+    let after = crate::http::events::last_event_id(&headers).unwrap_or(0);
+    Ok(crate::http::events::job_events(app, id, after))
 }
 
 #[derive(Debug, Serialize)]

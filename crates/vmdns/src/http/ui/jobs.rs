@@ -1,15 +1,11 @@
 //! A job's log: the page shows the output so far and, while the job runs, follows it live through
 //! `/ui/jobs/{id}/events` (server-sent events, authenticated by the session like every page).
 
-use std::convert::Infallible;
-use std::time::Duration;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
 use super::session::Authed;
@@ -134,62 +130,8 @@ pub(crate) async fn events(
 ) -> UiResult<Response> {
     let id = parse_id("job", &id)?;
     app.store.get_job(id).await?;
-    let after = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .or(q.after)
-        .unwrap_or(0);
-    Ok(Sse::new(follow(app, id, after))
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-fn follow(app: App, id: i64, after: i64) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold(
-        (app, after, false),
-        move |(app, mut seq, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let lines = app.store.job_output(id, seq).await.unwrap_or_default();
-                if !lines.is_empty() {
-                    let events: Vec<_> = lines
-                        .into_iter()
-                        .map(|l| {
-                            seq = l.seq;
-                            Ok(Event::default()
-                                .event("line")
-                                .id(l.seq.to_string())
-                                .data(l.line))
-                        })
-                        .collect();
-                    return Some((futures::stream::iter(events), (app, seq, false)));
-                }
-                match app.store.get_job(id).await {
-                    Ok(job) if job.state.is_finished() => {
-                        // One more read: lines written just before the state changed.
-                        if !app
-                            .store
-                            .job_output(id, seq)
-                            .await
-                            .unwrap_or_default()
-                            .is_empty()
-                        {
-                            continue;
-                        }
-                        let end = Event::default().event("end").data(job.state.as_str());
-                        return Some((futures::stream::iter(vec![Ok(end)]), (app, seq, true)));
-                    }
-                    Ok(_) => {}
-                    Err(_) => return None,
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        },
-    )
-    .flatten()
+    let after = crate::http::events::last_event_id(&headers).or(q.after).unwrap_or(0);
+    Ok(crate::http::events::job_events(app, id, after).into_response())
 }
 
 #[cfg(test)]
