@@ -224,7 +224,7 @@ async fn admin_commands_work_on_the_store_and_never_print_secrets() {
         "zone",
         "add",
         "--name",
-        &rev.to_string(),
+        rev.as_ref(),
         "--provider",
         "powerdns",
         "--set",
