@@ -96,11 +96,24 @@ impl Store {
                     // needs an exclusive lock no timeout waits for, so only when not in WAL already.
                     conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
                         .await?;
-                    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    if !mode.eq_ignore_ascii_case("wal") {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                    let mut tries = 0;
+                    loop {
+                        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        if mode.eq_ignore_ascii_case("wal") {
+                            break;
+                        }
+                        match conn.execute("PRAGMA journal_mode = WAL").await {
+                            Ok(_) => break,
+                            // Another process is creating the database: wait for it.
+                            Err(e) if tries < 50 => {
+                                tries += 1;
+                                tracing::debug!(error = %e, "switching to WAL, again");
+                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
                 Ok(())

@@ -98,7 +98,7 @@ macro_rules! on_every_engine {
 pub(crate) use on_every_engine;
 
 mod tests {
-    use super::postgres::with_database;
+    use super::postgres::{shown, with_database};
 
     #[test]
     fn test_database_urls() {
@@ -119,6 +119,24 @@ mod tests {
         ];
         for (admin, want) in cases {
             assert_eq!(with_database(admin, "t1"), want, "{admin}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        let cases = [
+            (
+                "postgres://vmdns_test:s3cret@127.0.0.1:5432/postgres",
+                "postgres://vmdns_test:***@127.0.0.1:5432/postgres",
+            ),
+            (
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            ),
+            ("postgres://127.0.0.1:5432/x", "postgres://127.0.0.1:5432/x"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(shown(url), want);
         }
     }
 }

@@ -42,6 +42,21 @@ pub(crate) fn with_database(url: &str, database: &str) -> String {
     format!("{}/{database}{query}", &base[..path_start])
 }
 
+/// `url` fit to print: its password, if any, replaced by `***`.
+pub(crate) fn shown(url: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    match (rest.find('@'), rest.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..authority_start],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_string(),
+    }
+}
+
 fn unix_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -52,9 +67,10 @@ fn unix_secs() -> u64 {
 async fn admin_connection(admin_url: &str) -> Result<PgConnection, String> {
     match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(admin_url)).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(format!("cannot connect to {admin_url}: {e}")),
+        Ok(Err(e)) => Err(format!("cannot connect to {}: {e}", shown(admin_url))),
         Err(_) => Err(format!(
-            "cannot connect to {admin_url}: no answer within {CONNECT_TIMEOUT:?}"
+            "cannot connect to {}: no answer within {CONNECT_TIMEOUT:?}",
+            shown(admin_url)
         )),
     }
 }
@@ -108,7 +124,12 @@ impl PgTestDb {
         let name = format!("{PREFIX}{}_{:016x}", unix_secs(), rand::random::<u64>());
         conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
             .await
-            .map_err(|e| format!("cannot create database {name} through {admin_url}: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "cannot create database {name} through {}: {e}",
+                    shown(&admin_url)
+                )
+            })?;
         let _ = conn.close().await;
         Ok(Self {
             url: with_database(&admin_url, &name),
