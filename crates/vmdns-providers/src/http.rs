@@ -123,6 +123,7 @@ pub(crate) struct ContextInner {
     pub(crate) config: HttpConfig,
     stats: Mutex<HashMap<ProviderKind, Arc<ProviderStats>>>,
     limiters: Mutex<HashMap<String, Arc<RateLimiter>>>,
+    write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ContextInner {
@@ -139,6 +140,14 @@ impl ContextInner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(kind).or_default().clone()
+    }
+
+    pub(crate) fn write_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .write_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(key.to_string()).or_default().clone()
     }
 
     pub(crate) fn limiter(
@@ -388,6 +397,14 @@ mod tests {
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(999), "{elapsed:?}");
         assert!(elapsed <= Duration::from_millis(1100), "{elapsed:?}");
+    }
+
+    #[test]
+    fn one_write_lock_per_server() {
+        let ctx = crate::ProviderContext::default();
+        let a = ctx.write_lock("powerdns http://a localhost");
+        assert!(Arc::ptr_eq(&a, &ctx.write_lock("powerdns http://a localhost")));
+        assert!(!Arc::ptr_eq(&a, &ctx.write_lock("powerdns http://b localhost")));
     }
 
     #[test]

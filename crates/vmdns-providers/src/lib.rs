@@ -99,6 +99,12 @@ impl ProviderContext {
         self.inner.stats(kind)
     }
 
+    /// One lock per server that wants its writes one at a time (created on first use): PowerDNS
+    /// rectifies a zone on every PATCH, and its SQLite backend answers concurrent writers with 500s.
+    pub fn write_lock(&self, server_key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner.write_lock(server_key)
+    }
+
     /// The rate limiter shared by every zone of one account (created on first use).
     pub fn limiter(
         &self,

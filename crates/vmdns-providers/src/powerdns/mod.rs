@@ -10,6 +10,7 @@ mod types;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::ops::Range;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::task::JoinSet;
@@ -40,6 +41,8 @@ pub struct PowerDns {
     zone: DnsName,
     client: Client,
     max_body_bytes: usize,
+    /// Writes to one server go one at a time (see [`ProviderContext::write_lock`]).
+    write_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl PowerDns {
@@ -72,10 +75,12 @@ impl PowerDns {
             ctx.stats(ProviderKind::Powerdns),
         );
         let client = Client::new(http, server_url, server_id, &zone, api_key)?;
+        let write_lock = ctx.write_lock(&format!("powerdns {server_url} {server_id}"));
         Ok(Self {
             zone,
             client,
             max_body_bytes,
+            write_lock,
         })
     }
 }
@@ -154,6 +159,7 @@ impl Provider for PowerDns {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let _one_writer = self.write_lock.lock().await;
         let outcomes = apply_members(&members, self.max_body_bytes, |body| {
             self.client.patch(body)
         })
