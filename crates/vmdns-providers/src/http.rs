@@ -403,8 +403,14 @@ mod tests {
     fn one_write_lock_per_server() {
         let ctx = crate::ProviderContext::default();
         let a = ctx.write_lock("powerdns http://a localhost");
-        assert!(Arc::ptr_eq(&a, &ctx.write_lock("powerdns http://a localhost")));
-        assert!(!Arc::ptr_eq(&a, &ctx.write_lock("powerdns http://b localhost")));
+        assert!(Arc::ptr_eq(
+            &a,
+            &ctx.write_lock("powerdns http://a localhost")
+        ));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &ctx.write_lock("powerdns http://b localhost")
+        ));
     }
 
     #[test]

@@ -111,7 +111,13 @@ pub(crate) async fn serve(store: &StoreArgs, args: ServeArgs) -> CliResult {
         .local_addr()
         .map_err(|e| CliError::fail(e.to_string()))?;
     tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "vmdns listening on http://{addr}/");
-    if app.store.list_users().await.map(|u| u.is_empty()).unwrap_or(false) {
+    if app
+        .store
+        .list_users()
+        .await
+        .map(|u| u.is_empty())
+        .unwrap_or(false)
+    {
         tracing::warn!("no account for the web UI yet: create one with `vmdns user add NAME`");
     }
     let (stop, stopped) = stop_channel();

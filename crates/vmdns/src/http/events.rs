@@ -16,45 +16,64 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// The sequence number a reconnecting client saw last.
 pub fn last_event_id(headers: &HeaderMap) -> Option<i64> {
-    headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Follows job `id` from after line `after` until it ends.
-pub fn job_events(app: App, id: i64, after: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub fn job_events(
+    app: App,
+    id: i64,
+    after: i64,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     Sse::new(follow(app, id, after)).keep_alive(KeepAlive::default())
 }
 
 fn follow(app: App, id: i64, after: i64) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold((app, after, false), move |(app, mut seq, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            let lines = app.store.job_output(id, seq).await.unwrap_or_default();
-            if !lines.is_empty() {
-                let events: Vec<_> = lines
-                    .into_iter()
-                    .map(|l| {
-                        seq = l.seq;
-                        Ok(Event::default().event("line").id(l.seq.to_string()).data(l.line))
-                    })
-                    .collect();
-                return Some((futures::stream::iter(events), (app, seq, false)));
+    futures::stream::unfold(
+        (app, after, false),
+        move |(app, mut seq, done)| async move {
+            if done {
+                return None;
             }
-            match app.store.get_job(id).await {
-                Ok(job) if job.state.is_finished() => {
-                    // One more read: lines written just before the state changed.
-                    if !app.store.job_output(id, seq).await.unwrap_or_default().is_empty() {
-                        continue;
-                    }
-                    let end = Event::default().event("end").data(job.state.as_str());
-                    return Some((futures::stream::iter(vec![Ok(end)]), (app, seq, true)));
+            loop {
+                let lines = app.store.job_output(id, seq).await.unwrap_or_default();
+                if !lines.is_empty() {
+                    let events: Vec<_> = lines
+                        .into_iter()
+                        .map(|l| {
+                            seq = l.seq;
+                            Ok(Event::default()
+                                .event("line")
+                                .id(l.seq.to_string())
+                                .data(l.line))
+                        })
+                        .collect();
+                    return Some((futures::stream::iter(events), (app, seq, false)));
                 }
-                Ok(_) => {}
-                Err(_) => return None,
+                match app.store.get_job(id).await {
+                    Ok(job) if job.state.is_finished() => {
+                        // One more read: lines written just before the state changed.
+                        if !app
+                            .store
+                            .job_output(id, seq)
+                            .await
+                            .unwrap_or_default()
+                            .is_empty()
+                        {
+                            continue;
+                        }
+                        let end = Event::default().event("end").data(job.state.as_str());
+                        return Some((futures::stream::iter(vec![Ok(end)]), (app, seq, true)));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return None,
+                }
+                tokio::time::sleep(POLL).await;
             }
-            tokio::time::sleep(POLL).await;
-        }
-    })
+        },
+    )
     .flatten()
 }

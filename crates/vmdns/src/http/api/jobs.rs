@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,7 +1,6 @@
 //! A job's log: the page shows the output so far and, while the job runs, follows it live through
 //! `/ui/jobs/{id}/events` (server-sent events, authenticated by the session like every page).
 
-
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -130,7 +129,9 @@ pub(crate) async fn events(
 ) -> UiResult<Response> {
     let id = parse_id("job", &id)?;
     app.store.get_job(id).await?;
-    let after = crate::http::events::last_event_id(&headers).or(q.after).unwrap_or(0);
+    let after = crate::http::events::last_event_id(&headers)
+        .or(q.after)
+        .unwrap_or(0);
     Ok(crate::http::events::job_events(app, id, after).into_response())
 }
 
