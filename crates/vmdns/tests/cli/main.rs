@@ -319,3 +319,128 @@ async fn admin_commands_work_on_the_store_and_never_print_secrets() {
         );
     }
 }
+
+#[tokio::test]
+async fn resync_all_converges_every_service_and_guards_mass_deletion() {
+    let server = PdnsServer::start().await;
+    let zone = DnsName::parse("bulk.example.test").expect("zone");
+    let rev = DnsName::parse("51.198.in-addr.arpa").expect("zone");
+    server.create_zone(&zone).await;
+    server.create_zone(&rev).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_path_buf();
+    let run = |args: Vec<String>| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                vmdns(&d, &args.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+            .await
+            .expect("join")
+        }
+    };
+    let url = format!("server_url={}", server.api_url());
+    let key = format!("api_key={}", server.api_key());
+    for z in [zone.as_str(), rev.as_str()] {
+        ok(run(vec![
+            "zone".into(),
+            "add".into(),
+            "--name".into(),
+            z.into(),
+            "--provider".into(),
+            "powerdns".into(),
+            "--set".into(),
+            url.clone(),
+            "--set".into(),
+            key.clone(),
+        ])
+        .await);
+    }
+    for i in 1..=5 {
+        ok(run(vec![
+            "service".into(),
+            "add".into(),
+            "--name".into(),
+            format!("vm{i}"),
+            "--domain".into(),
+            zone.to_string(),
+            "--ip".into(),
+            format!("198.51.100.{i}"),
+        ])
+        .await);
+    }
+    let dry = ok(run(vec!["resync".into(), "--all".into(), "--dry-run".into()]).await);
+    assert!(dry.contains("would create 5"), "{dry}");
+    assert!(
+        server
+            .query(
+                &DnsName::parse("vm1.bulk.example.test").expect("n"),
+                RecordType::A
+            )
+            .await
+            .is_empty()
+    );
+
+    let first = ok(run(vec!["resync".into(), "--all".into()]).await);
+    assert!(first.contains("did create 5"), "{first}");
+    let ptr = DnsName::parse("3.100.51.198.in-addr.arpa").expect("n");
+    assert_eq!(
+        server
+            .query(&ptr, RecordType::Ptr)
+            .await
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["vm3.bulk.example.test"]
+    );
+    let again = ok(run(vec!["resync".into(), "--all".into()]).await);
+    assert!(
+        again.contains("did create 0, replace 0, delete 0; 5 unchanged"),
+        "{again}"
+    );
+
+    // Four of five services move to other addresses: four of the five PTRs vmdns owns would go.
+    for i in 1..=4 {
+        ok(run(vec![
+            "service".into(),
+            "update".into(),
+            i.to_string(),
+            "--name".into(),
+            format!("vm{i}"),
+            "--domain".into(),
+            zone.to_string(),
+            "--ip".into(),
+            format!("198.51.101.{i}"),
+        ])
+        .await);
+    }
+    let refused = run(vec!["resync".into(), "--all".into()]).await;
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    assert!(
+        stdout(&refused).contains("would delete 4 of the 5 records"),
+        "{}",
+        stdout(&refused)
+    );
+    assert!(
+        stdout(&refused).contains("1.100.51.198.in-addr.arpa PTR"),
+        "{}",
+        stdout(&refused)
+    );
+    let old = DnsName::parse("1.100.51.198.in-addr.arpa").expect("n");
+    assert!(
+        !server.query(&old, RecordType::Ptr).await.is_empty(),
+        "nothing deleted without --force"
+    );
+
+    let forced = ok(run(vec!["resync".into(), "--all".into(), "--force".into()]).await);
+    assert!(forced.contains("delete 4"), "{forced}");
+    assert!(server.query(&old, RecordType::Ptr).await.is_empty());
+    let new = DnsName::parse("1.101.51.198.in-addr.arpa").expect("n");
+    assert_eq!(
+        server
+            .query(&new, RecordType::Ptr)
+            .await
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["vm1.bulk.example.test"]
+    );
+}
