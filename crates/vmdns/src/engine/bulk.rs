@@ -176,9 +176,8 @@ async fn resync_zone(
     if opts.dry_run || plan.is_noop() {
         return Ok(outcome);
     }
-    app.store
-        .ledger_add(&ledger::intent(zone.id, &plan, owner))
-        .await?;
+    let intent = ledger::intent(zone.id, &plan, owner);
+    app.store.ledger_add(&intent).await?;
     let changes = plan.changes();
     let outcomes = apply(provider.as_ref(), &changes).await;
     for (change, result) in changes.iter().zip(&outcomes) {
@@ -208,6 +207,11 @@ async fn resync_zone(
     let finals = ledger::final_states(&plan, &outcomes);
     let (forget, own) = ledger::reconcile(zone.id, &plan, &finals, &rows, owner, &current, None);
     app.store.ledger_remove(&forget).await?;
+    // Rows the ledger held before the apply, or got as intent, need no second insert: in a resync most
+    // of `own` is one of them (everything unchanged, everything just created).
+    let known: std::collections::HashSet<&crate::store::LedgerRow> =
+        rows.iter().chain(&intent).collect();
+    let own: Vec<_> = own.into_iter().filter(|r| !known.contains(r)).collect();
     app.store.ledger_add(&own).await?;
     Ok(outcome)
 }

@@ -45,6 +45,8 @@ fn ledger_from_row(row: &AnyRow) -> StoreResult<LedgerRow> {
 const COLS: &str = "zone_id, name, rtype, content, service_id";
 /// Names per IN list (well below SQLite's and PostgreSQL's parameter limits).
 const CHUNK: usize = 500;
+/// Rows per multi-row INSERT (5 parameters each: far below both engines' parameter limits).
+const ROWS_PER_INSERT: usize = 50;
 
 impl Store {
     /// Every ledger row of a zone at the given names (any service).
@@ -89,18 +91,28 @@ impl Store {
     /// Records contents vmdns is about to write (written before the write, so a crash never leaves a
     /// record vmdns wrote but does not know it owns).
     pub async fn ledger_add(&self, rows: &[LedgerRow]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin().await?;
-        for r in rows {
-            sqlx::query(&format!(
-                "INSERT INTO ledger ({COLS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (zone_id, name, rtype, content, service_id) DO NOTHING"
-            ))
-            .bind(r.zone_id)
-            .bind(r.name.as_str())
-            .bind(r.rtype.as_str())
-            .bind(&r.content)
-            .bind(r.service_id)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let values = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(5 * i + 1, 5)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO ledger ({COLS}) VALUES {values} ON CONFLICT (zone_id, name, rtype, content, service_id) DO NOTHING"
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.zone_id)
+                    .bind(r.name.as_str())
+                    .bind(r.rtype.as_str())
+                    .bind(&r.content)
+                    .bind(r.service_id);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
