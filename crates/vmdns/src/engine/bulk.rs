@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::StreamExt;
 use serde::Serialize;
 use vmdns_core::plan::Owned;
 use vmdns_core::{Action, Change, DnsName, Policy, RrKey, RrSet, plan};
@@ -78,15 +79,35 @@ pub async fn resync_all(
             }
         }
     }
-    let mut out = Vec::new();
+    // Zones run side by side (a few at a time): one zone's read, plan and ledger intent overlap another's
+    // writes. Writes to one PowerDNS server still go one at a time (the provider's write lock).
     let total = zones.len();
-    for (i, (zone, desired)) in zones.iter().zip(desired).enumerate() {
-        progress(i, total, zone.name.as_str());
-        out.push(resync_zone(app, zone, &desired, &owners[i], opts).await?);
-    }
-    progress(total, total, "");
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    progress(0, total, "");
+    let work = zones
+        .iter()
+        .zip(desired)
+        .zip(&owners)
+        .map(|((zone, desired), owner)| {
+            let done = &done;
+            async move {
+                let outcome = resync_zone(app, zone, &desired, owner, opts).await;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(n, total, zone.name.as_str());
+                outcome
+            }
+        });
+    let out: Vec<ZoneOutcome> = futures::stream::iter(work)
+        .buffered(ZONES_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<StoreResult<_>>()?;
     Ok(out)
 }
+
+/// How many zones a bulk resync works on at once.
+const ZONES_AT_ONCE: usize = 4;
 
 async fn resync_zone(
     app: &App,

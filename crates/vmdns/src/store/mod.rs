@@ -94,7 +94,7 @@ impl Store {
                 if dialect == Dialect::Sqlite {
                     // The busy timeout first: what follows may wait for another process. Switching to WAL
                     // needs an exclusive lock no timeout waits for, so only when not in WAL already.
-                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")
                         .await?;
                     let mut tries = 0;
                     loop {
