@@ -372,12 +372,35 @@ pub fn parse_service(body: &ServiceBody) -> AdminResult<ServiceInput> {
     })
 }
 
+/// Two active services with one FQDN would fight over its A/AAAA RRsets: refused (409).
+async fn check_fqdn_free(app: &App, input: &ServiceInput, except: Option<i64>) -> AdminResult<()> {
+    if let Some(other) = app
+        .store
+        .service_with_fqdn(&input.name, &input.domain, except)
+        .await?
+    {
+        return Err(AdminError::Conflict {
+            field: "name".into(),
+            message: format!(
+                "service {other} is {}.{} already",
+                input.name.trim().to_lowercase(),
+                input.domain
+            ),
+        });
+    }
+    Ok(())
+}
+
 pub async fn create_service(app: &App, body: &ServiceBody) -> AdminResult<Service> {
-    Ok(app.store.create_service(&parse_service(body)?).await?)
+    let input = parse_service(body)?;
+    check_fqdn_free(app, &input, None).await?;
+    Ok(app.store.create_service(&input).await?)
 }
 
 pub async fn update_service(app: &App, id: i64, body: &ServiceBody) -> AdminResult<Service> {
-    Ok(app.store.update_service(id, &parse_service(body)?).await?)
+    let input = parse_service(body)?;
+    check_fqdn_free(app, &input, Some(id)).await?;
+    Ok(app.store.update_service(id, &input).await?)
 }
 
 #[cfg(test)]

@@ -293,6 +293,23 @@ impl Store {
         Ok(())
     }
 
+    /// Another active service (not `except`) whose FQDN is `<name>.<domain>`, if any.
+    pub async fn service_with_fqdn(
+        &self,
+        name: &str,
+        domain: &DnsName,
+        except: Option<i64>,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM services WHERE LOWER(name) = $1 AND domain = $2 AND id <> $3 AND status = 'active' ORDER BY id LIMIT 1",
+        )
+        .bind(name.trim().to_lowercase())
+        .bind(domain.as_str())
+        .bind(except.unwrap_or(0))
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Which service owns `ip`, if any.
     pub async fn service_of_address(&self, ip: IpAddr) -> StoreResult<Option<i64>> {
         Ok(

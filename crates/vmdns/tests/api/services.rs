@@ -243,3 +243,48 @@ async fn service_validation_names_the_field() {
     }
     assert_eq!(app.get("/services").await.expect(200), json!([]));
 }
+
+#[tokio::test]
+async fn two_active_services_cannot_share_an_fqdn() {
+    let app = spawn_app().await;
+    let first = app
+        .post("/services", &service_body("vm1", "example.com", &[]))
+        .await
+        .expect(201);
+    let field = app
+        .post("/services", &service_body("VM1", "example.com.", &[]))
+        .await
+        .expect_error(409);
+    assert_eq!(field.as_deref(), Some("name"));
+    let second = app
+        .post("/services", &service_body("vm2", "example.com", &[]))
+        .await
+        .expect(201);
+    let id2 = second["id"].as_i64().expect("id");
+    app.put(
+        &format!("/services/{id2}"),
+        &service_body("vm1", "example.com", &[]),
+    )
+    .await
+    .expect_error(409);
+    // Its own name is no conflict, and a terminated service frees the name.
+    let id1 = first["id"].as_i64().expect("id");
+    app.put(
+        &format!("/services/{id1}"),
+        &service_body("vm1", "example.com", &[]),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/services/{id1}/terminate"),
+        &serde_json::json!({}),
+    )
+    .await
+    .expect(202);
+    app.put(
+        &format!("/services/{id2}"),
+        &service_body("vm1", "example.com", &[]),
+    )
+    .await
+    .expect(200);
+}
