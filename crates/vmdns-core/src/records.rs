@@ -1,6 +1,5 @@
 //! The records a VM should have (`<name>.<domain>` A/AAAA, one PTR per address) and the zones each goes to.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -145,16 +144,6 @@ pub fn assign_to_zones(vm: &VmSpec, zones: &[DnsName]) -> Result<Vec<Vec<RrSet>>
         rrsets.sort();
     }
     Ok(out)
-}
-
-/// Groups RRsets by zone index, for printing (`vmdns records`).
-pub fn by_zone(assigned: &[Vec<RrSet>]) -> BTreeMap<usize, &[RrSet]> {
-    assigned
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !r.is_empty())
-        .map(|(i, r)| (i, r.as_slice()))
-        .collect()
 }
 
 #[cfg(test)]

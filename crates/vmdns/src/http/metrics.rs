@@ -40,6 +40,13 @@ pub async fn metrics(
         "gauge",
     );
     let _ = writeln!(out, "vmdns_queue_depth {}", app.store.queue_depth().await?);
+    header(
+        &mut out,
+        "vmdns_jobs_due",
+        "Jobs a worker could take now (due, or with an expired lease).",
+        "gauge",
+    );
+    let _ = writeln!(out, "vmdns_jobs_due {}", app.store.due_jobs().await?);
     type Stat = fn(&ProviderStats) -> f64;
     let provider_metrics: [(&str, &str, Stat); 3] = [
         (

@@ -185,6 +185,7 @@ async fn metrics_in_prometheus_format() {
         "# TYPE vmdns_jobs gauge",
         "vmdns_jobs{kind=\"set_dns_records\",state=\"done\"} 1",
         "vmdns_queue_depth 0",
+        "vmdns_jobs_due 0",
         "vmdns_provider_requests_total{provider=\"powerdns\"} 0",
         "vmdns_provider_errors_total{provider=\"cloudflare\"} 0",
         "vmdns_provider_latency_seconds_total{provider=\"hestiacp\"}",
